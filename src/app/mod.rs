@@ -1,0 +1,164 @@
+//! What the commands do, as library functions, so tests drive exactly what users run.
+//! `main.rs` only parses arguments and calls these.
+
+pub mod pick;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::domain::pick::Progress;
+use crate::import::{self, ImportError};
+use crate::store::{PackageImport, Store, StoreError};
+
+/// Shipped demo data: packages as Metrc v2 returns them and two LeafLink orders.
+pub const DEMO_PACKAGES: &str = include_str!("../../config/demo/packages.json");
+pub const DEMO_ORDERS: &str = include_str!("../../config/demo/orders.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pick(#[from] pick::PickError),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Open the configured database, applying the configured device id.
+pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
+    let mut store = Store::open(
+        &settings.db_path(),
+        Duration::from_millis(settings.store.busy_timeout_ms),
+    )?;
+    if let Some(id) = &settings.device.id {
+        store.set_device_id(id);
+    }
+    Ok(store)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, AppError> {
+    std::fs::read(path).map_err(|source| AppError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// `tagtally import packages FILE`: all or nothing.
+pub fn import_packages(store: &mut Store, path: &Path) -> Result<String, AppError> {
+    let name = path.display().to_string();
+    let packages = import::metrc::parse(&name, &read(path)?)?;
+    let PackageImport {
+        new,
+        updated,
+        older_skipped,
+    } = store.import_packages(&packages)?;
+    Ok(format!(
+        "{name}: {} packages read: {new} new, {updated} updated, {older_skipped} older than stored (kept stored)",
+        packages.len()
+    ))
+}
+
+/// `tagtally import order FILE`: LeafLink JSON or CSV, all or nothing.
+pub fn import_orders(store: &mut Store, path: &Path) -> Result<String, AppError> {
+    let name = path.display().to_string();
+    let orders = import::parse_orders(&name, &read(path)?)?;
+    store.import_orders(&orders)?;
+    let mut out = String::new();
+    for o in &orders {
+        let tags: usize = o.lines.iter().map(|l| l.tags.len()).sum();
+        out.push_str(&format!(
+            "{name}: order {}{} for {}: {} lines, {tags} packages allocated ({})\n",
+            o.number,
+            o.short_id
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default(),
+            o.buyer,
+            o.lines.len(),
+            o.status.0,
+        ));
+    }
+    Ok(out.trim_end().to_string())
+}
+
+/// `tagtally status ORDER`.
+pub fn status(store: &Store, order: &str) -> Result<Progress, StoreError> {
+    let order = store.find_order(order)?;
+    let (list, state) = store.pick_list(&order)?;
+    Ok(state.progress(&list))
+}
+
+/// Progress as a table for a terminal.
+pub fn print_progress(p: &Progress, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "order {}: {}/{} picked{}",
+        p.order,
+        p.picked,
+        p.total,
+        if p.complete { ", COMPLETE" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "{:<8} {:<28} {:<12} {:>9} {:>6} {:>5} {:>9}",
+        "line", "item", "batch", "allocated", "picked", "short", "remaining"
+    )?;
+    for l in &p.lines {
+        let label: String = l.label.chars().take(28).collect();
+        writeln!(
+            out,
+            "{:<8} {:<28} {:<12} {:>9} {:>6} {:>5} {:>9}{}",
+            l.id,
+            label,
+            l.batch.as_deref().unwrap_or("-"),
+            l.allocated,
+            l.picked,
+            l.short,
+            l.remaining,
+            l.short_reason
+                .as_deref()
+                .map(|r| format!("  short: {r}"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+/// Load the shipped demo data into `store` (idempotent).
+pub fn load_demo(store: &mut Store) -> Result<(), AppError> {
+    let packages = import::metrc::parse("demo packages", DEMO_PACKAGES.as_bytes())?;
+    store.import_packages(&packages)?;
+    let orders = import::parse_orders("demo orders", DEMO_ORDERS.as_bytes())?;
+    store.import_orders(&orders)?;
+    Ok(())
+}
+
+/// What `tagtally demo` prints before it reads scans.
+pub const DEMO_INTRO: &str = "\
+tagtally demo: picking order SO-1001 (Green Door Dispensary) in a temporary database.
+Type or paste a tag and press Enter; Ctrl-D ends the demo and shows the order.
+
+  1A4060300003C35000010001   accepted (scan it twice: already scanned)
+  1a4060300003c35000010002   accepted (lower case and stray spaces are fine)
+  ]C01A4060300003C35000010004  accepted (AIM prefix from the scanner is stripped)
+  1A4060300003C35000010003   ineligible: on hold
+  1A4060300003C35000010012   ineligible: lab state (TestFailed)
+  1A4060300003C35000010013   ineligible: expired
+  1A4060300003C35000010022   ineligible: recall
+  1A4060300003C35000010005   wrong order (allocated to SO-1002)
+  1A4060300003C35000010008   wrong batch (Blue Dream from batch BD-0399)
+  1A4060300003C35000010007   not on list: same batch, not allocated
+  1A4060300003C35000010031   not on list: item not on this order
+  1A4060300003C35000099999   not on list: unknown package
+  https://id.1a4.com/ABC123  not a tag: Retail ID
+  012345678905               not a tag: a UPC
+";

@@ -1,0 +1,306 @@
+//! A pick session: scanner lines in, one durable verdict out per line.
+//!
+//! The path of one scan: frame -> [`TagParser::parse`] -> [`Store::tag_facts`] ->
+//! [`decide`] -> [`Store::append`] (durable) -> answer. The answer is written only after
+//! the event is committed, so a scan that was answered is never lost.
+
+use std::io::{BufRead, Write};
+
+use chrono::Local;
+use serde::Serialize;
+
+use crate::domain::pick::{Progress, decide};
+use crate::domain::{EventKind, PickList, PickState, Rules, Verdict};
+use crate::scan::{Frame, LineFramer};
+use crate::store::{Store, StoreError};
+use crate::tag::{MetrcTag, NotATag, TagParser};
+
+/// One open order being picked on this device.
+pub struct PickSession<'s> {
+    store: &'s mut Store,
+    parser: TagParser,
+    rules: Rules,
+    list: PickList,
+    state: PickState,
+}
+
+/// What one scan got, ready to print.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    /// The line as received (lossy UTF-8, without terminator, cut to the kept length).
+    pub input: String,
+    /// The full length in bytes of the line as received.
+    pub input_len: usize,
+    pub tag: Option<MetrcTag>,
+    pub verdict: &'static str,
+    pub reason: Option<&'static str>,
+    pub line: Option<String>,
+    /// For `wrong_order`: the order the package belongs to.
+    pub other_order: Option<String>,
+    pub item: Option<String>,
+    pub message: String,
+    pub picked: usize,
+    pub total: usize,
+    pub complete: bool,
+    /// The event's sequence number on this device; `None` when nothing was recorded.
+    pub seq: Option<i64>,
+}
+
+impl<'s> PickSession<'s> {
+    /// Open `order` (number or short id) for picking.
+    pub fn open(
+        store: &'s mut Store,
+        order: &str,
+        parser: TagParser,
+        rules: Rules,
+    ) -> Result<Self, StoreError> {
+        let order = store.find_order(order)?;
+        if !order.status.is_open() {
+            return Err(StoreError::OrderClosed(order.number));
+        }
+        let (list, state) = store.pick_list(&order)?;
+        Ok(PickSession {
+            store,
+            parser,
+            rules,
+            list,
+            state,
+        })
+    }
+
+    pub fn list(&self) -> &PickList {
+        &self.list
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.state.progress(&self.list)
+    }
+
+    /// Check one scanner line, record it durably, and answer. Only a store failure is
+    /// an `Err`, and then nothing was recorded and nothing is answered.
+    pub fn scan(&mut self, frame: &Frame) -> Result<Answer, StoreError> {
+        let input = String::from_utf8_lossy(&frame.bytes).into_owned();
+        let parsed = if frame.overflowed() {
+            Err(NotATag::Malformed)
+        } else {
+            self.parser.parse(&frame.bytes)
+        };
+        if frame.bytes.iter().all(u8::is_ascii_whitespace) && !frame.overflowed() {
+            // An empty line is not a scan: answer it, record nothing.
+            return Ok(self.answer(
+                input,
+                frame.len,
+                None,
+                &Verdict::NotATag {
+                    reason: NotATag::Malformed,
+                },
+                None,
+                None,
+                "Empty line: nothing was scanned.".into(),
+            ));
+        }
+        let facts = match &parsed {
+            Ok(tag) => self.store.tag_facts(tag)?,
+            Err(_) => Default::default(),
+        };
+        let today = Local::now().date_naive();
+        let verdict = decide(&self.list, &self.state, &parsed, &facts, &self.rules, today);
+        let tag = parsed.ok();
+        let event = self.store.append(
+            &self.list.order,
+            EventKind::scan(&frame.bytes, tag.clone(), verdict.clone()),
+        )?;
+        self.state.apply(&event);
+        let item = facts.package.as_ref().map(|p| p.item.clone());
+        let mut message = verdict.message();
+        if frame.overflowed() {
+            message = format!("Line too long ({} bytes): not a tag.", frame.len);
+        }
+        Ok(self.answer(
+            input,
+            frame.len,
+            tag,
+            &verdict,
+            item,
+            Some(event.seq),
+            message,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &self,
+        input: String,
+        input_len: usize,
+        tag: Option<MetrcTag>,
+        verdict: &Verdict,
+        item: Option<String>,
+        seq: Option<i64>,
+        message: String,
+    ) -> Answer {
+        let progress = self.state.progress(&self.list);
+        Answer {
+            input,
+            input_len,
+            tag,
+            verdict: verdict.word(),
+            reason: verdict.reason(),
+            line: verdict.line().map(str::to_string),
+            other_order: match verdict {
+                Verdict::WrongOrder { order, .. } => Some(order.clone()),
+                _ => None,
+            },
+            item,
+            message,
+            picked: progress.picked,
+            total: progress.total,
+            complete: progress.complete,
+            seq,
+        }
+    }
+
+    /// Record that the rest of a line will not be picked.
+    pub fn short(&mut self, line: &str, reason: &str) -> Result<Progress, PickError> {
+        if self.list.line(line).is_none() {
+            let known: Vec<&str> = self.list.lines.iter().map(|l| l.id.as_str()).collect();
+            return Err(PickError::NoSuchLine {
+                line: line.into(),
+                order: self.list.order.clone(),
+                known: known.join(", "),
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(PickError::ReasonRequired);
+        }
+        let event = self.store.append(
+            &self.list.order,
+            EventKind::Short {
+                line: line.into(),
+                reason: reason.trim().into(),
+            },
+        )?;
+        self.state.apply(&event);
+        Ok(self.progress())
+    }
+
+    /// Take back a pick (recorded as a new event; the pick's event stays).
+    pub fn undo(&mut self, tag: &str, reason: &str) -> Result<Progress, PickError> {
+        let tag = self
+            .parser
+            .parse(tag.as_bytes())
+            .map_err(|_| PickError::NotATag(tag.into()))?;
+        if !self.state.is_picked(&tag) {
+            return Err(PickError::NotPicked {
+                tag,
+                order: self.list.order.clone(),
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(PickError::ReasonRequired);
+        }
+        let event = self.store.append(
+            &self.list.order,
+            EventKind::Undo {
+                tag,
+                reason: reason.trim().into(),
+            },
+        )?;
+        self.state.apply(&event);
+        Ok(self.progress())
+    }
+
+    /// Answer every line of `input` as it arrives, until end of input. With `json`, one
+    /// JSON object per line; otherwise one human-readable line. Output is flushed per
+    /// answer. Stops early only on a store or output failure.
+    pub fn run(
+        &mut self,
+        mut input: impl BufRead,
+        out: &mut impl Write,
+        json: bool,
+        max_line: usize,
+    ) -> Result<(), PickError> {
+        let mut framer = LineFramer::new(max_line);
+        loop {
+            let chunk = match input.fill_buf() {
+                Ok([]) => break,
+                Ok(c) => c.to_vec(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(PickError::Input(e)),
+            };
+            input.consume(chunk.len());
+            let mut frames = Vec::new();
+            framer.push(&chunk, |f| frames.push(f));
+            for f in frames {
+                self.answer_frame(&f, out, json)?;
+            }
+        }
+        if let Some(f) = framer.finish() {
+            self.answer_frame(&f, out, json)?;
+        }
+        Ok(())
+    }
+
+    fn answer_frame(
+        &mut self,
+        f: &Frame,
+        out: &mut impl Write,
+        json: bool,
+    ) -> Result<(), PickError> {
+        let a = self.scan(f)?;
+        if json {
+            serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", human(&a))?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// One line for a person at a terminal.
+pub fn human(a: &Answer) -> String {
+    let word = match (a.verdict, a.reason) {
+        ("ineligible", Some(r)) => r.replace('_', " ").to_uppercase(),
+        (v, _) => v.replace('_', " ").to_uppercase(),
+    };
+    let what = match &a.tag {
+        Some(t) => format!("...{}", t.tail(6)),
+        None => {
+            let shown: String = a.input.chars().take(30).collect();
+            format!("{shown:?}")
+        }
+    };
+    let item = a
+        .item
+        .as_deref()
+        .map(|i| format!(" {i}"))
+        .unwrap_or_default();
+    let done = if a.complete { "  ORDER COMPLETE" } else { "" };
+    format!(
+        "{word:<16} {what}{item}  {}  [{}/{}]{done}",
+        a.message, a.picked, a.total
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PickError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("order {order} has no line {line:?}; its lines are: {known}")]
+    NoSuchLine {
+        line: String,
+        order: String,
+        known: String,
+    },
+    #[error("a reason is required")]
+    ReasonRequired,
+    #[error("{0:?} is not a Metrc tag")]
+    NotATag(String),
+    #[error("{tag} is not picked on order {order}; nothing to undo")]
+    NotPicked { tag: MetrcTag, order: String },
+    #[error("cannot read scanner input: {0}")]
+    Input(std::io::Error),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}

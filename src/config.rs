@@ -1,0 +1,319 @@
+//! One [`Settings`] struct, layered: compiled defaults < embedded `config/default.toml` <
+//! a site file < `TAGTALLY_SECTION__KEY` environment variables.
+//!
+//! Every layer is checked as it is applied, so a typo in a site file or an environment
+//! variable is refused with the name of the layer that brought it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::domain::Rules;
+use crate::tag::TagParser;
+
+/// The shipped defaults, compiled in; a test checks they equal [`Settings::default`].
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub device: DeviceSettings,
+    pub store: StoreSettings,
+    pub tags: TagSettings,
+    pub scan: ScanSettings,
+    pub rules: Rules,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceSettings {
+    /// This device's id in every event it records. Unset: a random id is made once
+    /// and kept in the database.
+    pub id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Database file. Unset: `$XDG_DATA_HOME/tagtally/tagtally.db`.
+    pub path: Option<PathBuf>,
+    /// How long to wait for another process holding the database before giving up.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            path: None,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TagSettings {
+    /// Accept any `[0-9A-Z]{24}` instead of only `1A4` + 21 hex digits.
+    pub lenient: bool,
+    /// Prefix programmed into the site's scanners, stripped before validation.
+    pub prefix: String,
+    /// Suffix programmed into the site's scanners, stripped before validation.
+    pub suffix: String,
+}
+
+impl TagSettings {
+    pub fn parser(&self) -> TagParser {
+        TagParser {
+            lenient: self.lenient,
+            prefix: self.prefix.clone(),
+            suffix: self.suffix.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanSettings {
+    /// Longest scanner line taken as a scan; longer input is answered `not_a_tag`.
+    pub max_line_bytes: usize,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            max_line_bytes: 4096,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A `tracing` filter, e.g. `info` or `tagtally=debug`. `RUST_LOG` wins if set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "warn".into(),
+        }
+    }
+}
+
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {layer}: {message}")]
+    Invalid { layer: String, message: String },
+}
+
+impl Settings {
+    /// Load all layers. `site` is the `--config` file; without it `TAGTALLY_CONFIG`, then
+    /// `$XDG_CONFIG_HOME/tagtally/config.toml` if that exists.
+    pub fn load(site: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let site = site
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("TAGTALLY_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                let p = xdg_dir("XDG_CONFIG_HOME", ".config")?.join("tagtally/config.toml");
+                p.exists().then_some(p)
+            });
+        let site_text = match &site {
+            Some(p) => Some((
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        Self::from_layers(
+            site_text.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+            &env,
+        )
+    }
+
+    /// The layering itself, without touching the process environment or files.
+    pub fn from_layers(
+        site: Option<(&str, &str)>,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigError> {
+        let mut merged = match Value::try_from(Settings::default()) {
+            Ok(Value::Table(t)) => t,
+            _ => unreachable!("Settings serialises to a table"),
+        };
+        apply_toml(&mut merged, "config/default.toml (embedded)", DEFAULT_TOML)?;
+        if let Some((name, text)) = site {
+            apply_toml(&mut merged, name, text)?;
+        }
+        for (key, value) in env {
+            let Some(path) = key.strip_prefix("TAGTALLY_") else {
+                continue;
+            };
+            if !path.contains("__") {
+                continue;
+            }
+            let layer = format!("environment variable {key}");
+            let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+            set_path(&mut merged, &keys, env_value(value));
+            check(&merged, &layer)?;
+        }
+        check(&merged, "merged settings")
+    }
+
+    /// The database file: the setting, else the XDG data dir, else `./tagtally.db`.
+    pub fn db_path(&self) -> PathBuf {
+        self.store.path.clone().unwrap_or_else(|| {
+            xdg_dir("XDG_DATA_HOME", ".local/share")
+                .map(|d| d.join("tagtally/tagtally.db"))
+                .unwrap_or_else(|| PathBuf::from("tagtally.db"))
+        })
+    }
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+}
+
+fn apply_toml(merged: &mut Table, layer: &str, text: &str) -> Result<(), ConfigError> {
+    let table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+            layer: layer.into(),
+            message: e.to_string(),
+        })?;
+    merge(merged, table);
+    check(merged, layer).map(|_| ())
+}
+
+fn check(merged: &Table, layer: &str) -> Result<Settings, ConfigError> {
+    Settings::deserialize(Value::Table(merged.clone())).map_err(|e| ConfigError::Invalid {
+        layer: layer.into(),
+        message: e.to_string(),
+    })
+}
+
+fn merge(into: &mut Table, from: Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Table(a)), Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set_path(t: &mut Table, keys: &[String], v: Value) {
+    match keys {
+        [] => {}
+        [last] => {
+            t.insert(last.clone(), v);
+        }
+        [first, rest @ ..] => {
+            let entry = t
+                .entry(first.clone())
+                .or_insert_with(|| Value::Table(Table::new()));
+            if !entry.is_table() {
+                *entry = Value::Table(Table::new());
+            }
+            if let Value::Table(inner) = entry {
+                set_path(inner, rest, v);
+            }
+        }
+    }
+}
+
+/// An environment value is read as a TOML value (`true`, `5000`, `["A","B"]`); anything
+/// that is not one (a path, a bare word) is taken as text.
+fn env_value(s: &str) -> Value {
+    format!("v = {s}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn shipped_default_equals_compiled_default() {
+        let s = Settings::from_layers(None, &[]).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn every_file_in_config_dir_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                Settings::from_layers(Some((&path.display().to_string(), &text)), &[])
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "expected default.toml and at least one example");
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let site = "[tags]\nlenient = true\nprefix = \"#\"\n[rules]\nexpiry_warning_days = 7\n";
+        let s = Settings::from_layers(
+            Some(("site.toml", site)),
+            &env(&[
+                ("TAGTALLY_RULES__EXPIRY_WARNING_DAYS", "3"),
+                ("TAGTALLY_STORE__PATH", "/tmp/x.db"),
+                ("TAGTALLY_RULES__ALLOWED_LAB_STATES", r#"["TestPassed"]"#),
+                ("TAGTALLY_CONFIG", "ignored.toml"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.tags.lenient);
+        assert_eq!(s.tags.prefix, "#");
+        assert_eq!(s.rules.expiry_warning_days, 3);
+        assert_eq!(s.rules.allowed_lab_states, vec!["TestPassed"]);
+        assert_eq!(s.db_path(), PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn typos_are_refused_naming_the_layer() {
+        let e = Settings::from_layers(Some(("site.toml", "[tags]\nlenent = true\n")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("site.toml") && e.contains("lenent"), "{e}");
+        let e = Settings::from_layers(None, &env(&[("TAGTALLY_TAGS__LENIENT", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TAGTALLY_TAGS__LENIENT"), "{e}");
+        let e = Settings::from_layers(Some(("bad.toml", "[tags")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.toml"), "{e}");
+    }
+}

@@ -1,0 +1,15 @@
+//! The pick rules: pure, synchronous, no IO.
+//!
+//! Architecture Invariant: nothing in `domain` imports tokio, rusqlite, reqwest or slint,
+//! and nothing here can fail on IO. A wrong or duplicate scan is an outcome (a
+//! [`Verdict`]), never an `Err`.
+
+pub mod event;
+pub mod order;
+pub mod package;
+pub mod pick;
+
+pub use event::{Event, EventKind};
+pub use order::{Allocation, AllocationError, Line, Order, OrderStatus};
+pub use package::{Ineligibility, Package, Rules};
+pub use pick::{NotOnListReason, PickList, PickState, TagFacts, Verdict};

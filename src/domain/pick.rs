@@ -1,0 +1,459 @@
+//! The pick check: one scan against one order's allocated list gives one [`Verdict`].
+//!
+//! [`decide`] is the only place the verdict precedence lives. It takes the order's
+//! [`PickList`], what has been picked so far ([`PickState`]) and the facts the store
+//! holds about the scanned tag ([`TagFacts`]); it does no IO and its cost does not
+//! depend on the size of the order.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, EventKind};
+use super::order::Order;
+use super::package::{Ineligibility, Package, Rules};
+use crate::tag::{MetrcTag, NotATag};
+
+/// The answer to one scan. Exactly one applies, in the order of the variants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Not a plausible Metrc tag.
+    NotATag { reason: NotATag },
+    /// This order already holds this pick (from this or another device).
+    AlreadyScanned { line: String },
+    /// Allocated to this order but blocked today.
+    Ineligible { line: String, reason: Ineligibility },
+    /// Allocated, eligible, not yet picked: the pick is recorded.
+    Accepted {
+        line: String,
+        /// Set when the package expires within the warning horizon.
+        expires_in_days: Option<i64>,
+    },
+    /// Allocated to another open order.
+    WrongOrder { order: String, line: String },
+    /// A package of an item on this order, from a batch other than the line's.
+    WrongBatch {
+        line: String,
+        batch: String,
+        expected: String,
+    },
+    /// Anything else.
+    NotOnList {
+        reason: NotOnListReason,
+        line: Option<String>,
+    },
+}
+
+/// Why a tag is not on the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotOnListReason {
+    /// No package with this tag has been imported.
+    UnknownPackage,
+    /// A package of this order's batch that is not allocated: a possible substitution.
+    SameBatchUnallocated,
+    /// A known package of an item this order does not have.
+    ItemNotOnOrder,
+}
+
+impl NotOnListReason {
+    pub fn word(self) -> &'static str {
+        match self {
+            NotOnListReason::UnknownPackage => "unknown_package",
+            NotOnListReason::SameBatchUnallocated => "same_batch_unallocated",
+            NotOnListReason::ItemNotOnOrder => "item_not_on_order",
+        }
+    }
+}
+
+impl Verdict {
+    /// The fixed verdict word.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::NotATag { .. } => "not_a_tag",
+            Verdict::AlreadyScanned { .. } => "already_scanned",
+            Verdict::Ineligible { .. } => "ineligible",
+            Verdict::Accepted { .. } => "accepted",
+            Verdict::WrongOrder { .. } => "wrong_order",
+            Verdict::WrongBatch { .. } => "wrong_batch",
+            Verdict::NotOnList { .. } => "not_on_list",
+        }
+    }
+
+    /// The reason word, if the verdict has one.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Verdict::NotATag { reason } => Some(reason.word()),
+            Verdict::Ineligible { reason, .. } => Some(reason.word()),
+            Verdict::NotOnList { reason, .. } => Some(reason.word()),
+            _ => None,
+        }
+    }
+
+    /// The line of this order the verdict concerns, where known.
+    pub fn line(&self) -> Option<&str> {
+        match self {
+            Verdict::AlreadyScanned { line }
+            | Verdict::Ineligible { line, .. }
+            | Verdict::Accepted { line, .. }
+            | Verdict::WrongBatch { line, .. } => Some(line),
+            Verdict::NotOnList { line, .. } => line.as_deref(),
+            Verdict::NotATag { .. } | Verdict::WrongOrder { .. } => None,
+        }
+    }
+
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Verdict::Accepted { .. })
+    }
+
+    /// One sentence for the person holding the scanner: what happened, what to do.
+    pub fn message(&self) -> String {
+        match self {
+            Verdict::NotATag { reason } => match reason {
+                NotATag::Malformed => "Not a Metrc package tag. Scan the tag's barcode.".into(),
+                NotATag::RetailId => {
+                    "That is a Retail ID QR code, not the package tag. Scan the package tag."
+                        .into()
+                }
+                NotATag::OtherBarcode => {
+                    "That is a product barcode (UPC/EAN), not the package tag. Scan the package tag."
+                        .into()
+                }
+            },
+            Verdict::AlreadyScanned { line } => {
+                format!("Already picked on line {line}. Do not add it twice.")
+            }
+            Verdict::Ineligible { reason, .. } => {
+                let why = match reason {
+                    Ineligibility::OnHold => "is on hold",
+                    Ineligibility::Recall => "is on recall",
+                    Ineligibility::Investigation => "is under investigation",
+                    Ineligibility::LabState => "has not passed lab testing",
+                    Ineligibility::Expired => "is past its expiration date",
+                    Ineligibility::Finished => "is finished or archived in Metrc",
+                };
+                format!("This package {why}. Set it aside and tell a supervisor.")
+            }
+            Verdict::Accepted {
+                line,
+                expires_in_days,
+            } => match expires_in_days {
+                Some(d) => format!("Picked for line {line}. Note: it expires in {d} day(s)."),
+                None => format!("Picked for line {line}."),
+            },
+            Verdict::WrongOrder { order, .. } => {
+                format!("This package belongs to order {order}. Put it back.")
+            }
+            Verdict::WrongBatch {
+                batch, expected, ..
+            } => format!(
+                "Wrong batch: this package is batch {batch}, the line needs batch {expected}. Put it back."
+            ),
+            Verdict::NotOnList { reason, line } => match (reason, line) {
+                (NotOnListReason::SameBatchUnallocated, Some(l)) => format!(
+                    "Same batch as line {l} but not allocated. Put it back, or ask a supervisor to substitute."
+                ),
+                (NotOnListReason::UnknownPackage, _) => {
+                    "Unknown package: not in the facility's package data. Put it aside.".into()
+                }
+                _ => "Not on this order's pick list. Put it back.".into(),
+            },
+        }
+    }
+}
+
+/// What the store knows about one scanned tag, looked up before [`decide`].
+#[derive(Clone, Debug, Default)]
+pub struct TagFacts {
+    pub package: Option<Package>,
+    /// Open orders holding this tag, with the line (this order included, if it does).
+    pub allocated_to: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PickLine {
+    pub id: String,
+    pub label: String,
+    pub batch: Option<String>,
+    pub allocated: usize,
+    /// Lower-case item names this line covers: its allocated packages' items and its name.
+    items: HashSet<String>,
+}
+
+/// The allocated list of one order, indexed for constant-time checks.
+#[derive(Clone, Debug)]
+pub struct PickList {
+    pub order: String,
+    pub buyer: String,
+    pub lines: Vec<PickLine>,
+    by_tag: HashMap<MetrcTag, usize>,
+    by_id: HashMap<String, usize>,
+}
+
+impl PickList {
+    /// Build from an order and the packages of its allocated tags (for item names).
+    pub fn new(order: &Order, packages: &HashMap<MetrcTag, Package>) -> Self {
+        let mut by_tag = HashMap::new();
+        let mut by_id = HashMap::new();
+        let lines = order
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                by_id.insert(l.id.clone(), i);
+                let mut items: HashSet<String> = l
+                    .tags
+                    .iter()
+                    .filter_map(|t| packages.get(t))
+                    .map(|p| p.item.trim().to_lowercase())
+                    .collect();
+                for t in &l.tags {
+                    by_tag.insert(t.clone(), i);
+                }
+                if let Some(n) = &l.name {
+                    items.insert(n.trim().to_lowercase());
+                }
+                PickLine {
+                    id: l.id.clone(),
+                    label: l
+                        .name
+                        .clone()
+                        .or_else(|| {
+                            l.tags
+                                .iter()
+                                .find_map(|t| packages.get(t))
+                                .map(|p| p.item.clone())
+                        })
+                        .unwrap_or_else(|| l.label().to_string()),
+                    batch: l.batch.clone(),
+                    allocated: l.tags.len(),
+                    items,
+                }
+            })
+            .collect();
+        PickList {
+            order: order.number.clone(),
+            buyer: order.buyer.clone(),
+            lines,
+            by_tag,
+            by_id,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.by_tag.len()
+    }
+
+    pub fn line_of(&self, tag: &MetrcTag) -> Option<&PickLine> {
+        self.by_tag.get(tag).map(|&i| &self.lines[i])
+    }
+
+    pub fn line(&self, id: &str) -> Option<&PickLine> {
+        self.by_id.get(id).map(|&i| &self.lines[i])
+    }
+
+    /// Allocated tags of a line, for a picker's list.
+    pub fn tags_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a MetrcTag> + 'a {
+        let idx = self.by_id.get(id).copied();
+        self.by_tag
+            .iter()
+            .filter(move |(_, i)| Some(**i) == idx)
+            .map(|(t, _)| t)
+    }
+}
+
+/// What has happened on one order so far, rebuilt from its events.
+#[derive(Clone, Debug, Default)]
+pub struct PickState {
+    picked: HashMap<MetrcTag, String>,
+    shorts: HashMap<String, String>,
+}
+
+impl PickState {
+    /// Fold one event of this order into the state.
+    pub fn apply(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::Scan {
+                tag: Some(tag),
+                verdict: Verdict::Accepted { line, .. },
+                ..
+            } => {
+                self.picked.insert(tag.clone(), line.clone());
+            }
+            EventKind::Scan { .. } => {}
+            EventKind::Short { line, reason } => {
+                self.shorts.insert(line.clone(), reason.clone());
+            }
+            EventKind::Undo { tag, .. } => {
+                self.picked.remove(tag);
+            }
+        }
+    }
+
+    pub fn is_picked(&self, tag: &MetrcTag) -> bool {
+        self.picked.contains_key(tag)
+    }
+
+    pub fn picked_tags(&self) -> impl Iterator<Item = &MetrcTag> {
+        self.picked.keys()
+    }
+
+    pub fn picked(&self) -> usize {
+        self.picked.len()
+    }
+
+    /// Per-line and whole-order progress.
+    pub fn progress(&self, list: &PickList) -> Progress {
+        let mut per_line: HashMap<&str, usize> = HashMap::new();
+        for line in self.picked.values() {
+            *per_line.entry(line.as_str()).or_default() += 1;
+        }
+        let lines: Vec<LineProgress> = list
+            .lines
+            .iter()
+            .map(|l| {
+                let picked = per_line.get(l.id.as_str()).copied().unwrap_or(0);
+                let open = l.allocated.saturating_sub(picked);
+                let short_reason = self.shorts.get(&l.id).cloned();
+                let (short, remaining) = if short_reason.is_some() {
+                    (open, 0)
+                } else {
+                    (0, open)
+                };
+                LineProgress {
+                    id: l.id.clone(),
+                    label: l.label.clone(),
+                    batch: l.batch.clone(),
+                    allocated: l.allocated,
+                    picked,
+                    short,
+                    remaining,
+                    short_reason,
+                }
+            })
+            .collect();
+        let complete = !lines.is_empty() && lines.iter().all(|l| l.remaining == 0);
+        Progress {
+            order: list.order.clone(),
+            picked: self.picked.len(),
+            total: list.total(),
+            complete,
+            lines,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Progress {
+    pub order: String,
+    pub picked: usize,
+    pub total: usize,
+    pub complete: bool,
+    pub lines: Vec<LineProgress>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LineProgress {
+    pub id: String,
+    pub label: String,
+    pub batch: Option<String>,
+    pub allocated: usize,
+    pub picked: usize,
+    pub short: usize,
+    pub remaining: usize,
+    pub short_reason: Option<String>,
+}
+
+/// Decide the verdict for one scan. Precedence: not a tag, already scanned, ineligible,
+/// accepted, wrong order, wrong batch, not on list.
+pub fn decide(
+    list: &PickList,
+    state: &PickState,
+    scan: &Result<MetrcTag, NotATag>,
+    facts: &TagFacts,
+    rules: &Rules,
+    today: NaiveDate,
+) -> Verdict {
+    let tag = match scan {
+        Ok(t) => t,
+        Err(reason) => return Verdict::NotATag { reason: *reason },
+    };
+    if let Some(line) = state.picked.get(tag) {
+        return Verdict::AlreadyScanned { line: line.clone() };
+    }
+    if let Some(line) = list.line_of(tag) {
+        let line_id = line.id.clone();
+        let Some(pkg) = &facts.package else {
+            return Verdict::NotOnList {
+                reason: NotOnListReason::UnknownPackage,
+                line: Some(line_id),
+            };
+        };
+        if let Some(reason) = pkg.ineligibility(rules, today) {
+            return Verdict::Ineligible {
+                line: line_id,
+                reason,
+            };
+        }
+        // A re-imported package that left the line's batch breaks the one-batch rule.
+        if let Some(expected) = &line.batch
+            && !pkg.in_batch(expected)
+        {
+            return Verdict::WrongBatch {
+                line: line_id,
+                batch: pkg.batch_label(),
+                expected: expected.clone(),
+            };
+        }
+        return Verdict::Accepted {
+            line: line_id,
+            expires_in_days: pkg.expires_soon(rules, today),
+        };
+    }
+    if let Some((order, line)) = facts.allocated_to.iter().find(|(o, _)| *o != list.order) {
+        return Verdict::WrongOrder {
+            order: order.clone(),
+            line: line.clone(),
+        };
+    }
+    let Some(pkg) = &facts.package else {
+        return Verdict::NotOnList {
+            reason: NotOnListReason::UnknownPackage,
+            line: None,
+        };
+    };
+    let item = pkg.item.trim().to_lowercase();
+    if let Some(line) = list.lines.iter().find(|l| l.items.contains(&item)) {
+        return match &line.batch {
+            Some(b) if pkg.in_batch(b) => Verdict::NotOnList {
+                reason: NotOnListReason::SameBatchUnallocated,
+                line: Some(line.id.clone()),
+            },
+            Some(b) => Verdict::WrongBatch {
+                line: line.id.clone(),
+                batch: pkg.batch_label(),
+                expected: b.clone(),
+            },
+            None => Verdict::NotOnList {
+                reason: NotOnListReason::ItemNotOnOrder,
+                line: None,
+            },
+        };
+    }
+    if let Some(line) = list
+        .lines
+        .iter()
+        .find(|l| l.batch.as_deref().is_some_and(|b| pkg.in_batch(b)))
+    {
+        return Verdict::NotOnList {
+            reason: NotOnListReason::SameBatchUnallocated,
+            line: Some(line.id.clone()),
+        };
+    }
+    Verdict::NotOnList {
+        reason: NotOnListReason::ItemNotOnOrder,
+        line: None,
+    }
+}

@@ -1,0 +1,27 @@
+//! tagtally: the floor app of a licensed cannabis wholesaler. Vault staff scan Metrc
+//! package tags; every scan is checked at once against the order's allocated
+//! single-batch list and recorded durably before it is answered.
+//!
+//! # Code map
+//!
+//! - [`tag`]: the `MetrcTag` newtype; normalising scanner lines (AIM prefix, case,
+//!   CR/LF/TAB, site prefix/suffix) and telling tags from other barcodes.
+//! - [`domain`]: the pick rules, pure and synchronous: packages and eligibility,
+//!   orders and allocation rules, [`domain::pick::decide`] (the verdict precedence),
+//!   and the append-only events that pick state is folded from.
+//! - [`import`]: parsers for Metrc package JSON (v1 and v2), LeafLink orders and order
+//!   CSV; bytes in, domain values or a precise error out.
+//! - [`store`]: the only code that speaks SQL: migrations, packages, orders, events.
+//! - [`scan`]: scanner sources and the shared line framing.
+//! - [`app`]: what each command does (import, pick, status, demo), used by `main.rs`.
+//! - [`config`]: one `Settings` struct, layered defaults < file < environment.
+//!
+//! See `ARCHITECTURE.md` for the invariants that hold between them.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod import;
+pub mod scan;
+pub mod store;
+pub mod tag;

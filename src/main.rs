@@ -1,0 +1,217 @@
+//! The `tagtally` command line: parse arguments, load settings, set up tracing, then
+//! call into the library.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tagtally::app::{self, pick::PickSession};
+use tagtally::config::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "tagtally",
+    version,
+    about = "Metrc tag checks for pick, load and delivery"
+)]
+struct Cli {
+    /// Database file (overrides the `store.path` setting).
+    #[arg(long, global = true, env = "TAGTALLY_DB")]
+    db: Option<PathBuf>,
+    /// Site config file (TOML), layered over the built-in defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import Metrc packages or an order with its allocation.
+    #[command(subcommand)]
+    Import(Import),
+    /// Pick an order: read scanner lines from standard input and answer each one.
+    Pick {
+        /// Order number or short id.
+        order: String,
+        /// One JSON object per answer instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Record a short pick for this line instead of scanning (needs --reason).
+        #[arg(long, value_name = "LINE", conflicts_with = "undo")]
+        short: Option<String>,
+        /// Take back the pick of this tag instead of scanning (needs --reason).
+        #[arg(long, value_name = "TAG")]
+        undo: Option<String>,
+        /// Why the line is short, or why the pick is undone.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Show an order's progress per line.
+    Status {
+        order: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the open orders.
+    Orders {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try every verdict on shipped demo data in a temporary database.
+    Demo,
+    /// Print the effective settings (all layers applied) as TOML.
+    Config,
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// Metrc package JSON (v1 array or v2 {"Data": [...]}).
+    Packages { file: PathBuf },
+    /// A LeafLink order (JSON) or an order CSV with header order,buyer,buyer_license,line,sku,batch,tag.
+    Order { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tagtally: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(db) = cli.db {
+        settings.store.path = Some(db);
+    }
+    init_tracing(&settings.log.filter);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Import(what) => {
+            let mut store = app::open_store(&settings)?;
+            let msg = match what {
+                Import::Packages { file } => app::import_packages(&mut store, &file)?,
+                Import::Order { file } => app::import_orders(&mut store, &file)?,
+            };
+            writeln!(out, "{msg}")?;
+        }
+        Command::Pick {
+            order,
+            json,
+            short,
+            undo,
+            reason,
+        } => {
+            let mut store = app::open_store(&settings)?;
+            let mut session = PickSession::open(
+                &mut store,
+                &order,
+                settings.tags.parser(),
+                settings.rules.clone(),
+            )?;
+            let reason = || {
+                reason
+                    .clone()
+                    .context("--reason is required with --short and --undo")
+            };
+            if let Some(line) = short {
+                let p = session.short(&line, &reason()?)?;
+                app::print_progress(&p, &mut out)?;
+            } else if let Some(tag) = undo {
+                let p = session.undo(&tag, &reason()?)?;
+                app::print_progress(&p, &mut out)?;
+            } else {
+                let stdin = io::stdin();
+                session.run(stdin.lock(), &mut out, json, settings.scan.max_line_bytes)?;
+            }
+        }
+        Command::Status { order, json } => {
+            let store = app::open_store(&settings)?;
+            let p = app::status(&store, &order)?;
+            if json {
+                serde_json::to_writer(&mut out, &p)?;
+                writeln!(out)?;
+            } else {
+                app::print_progress(&p, &mut out)?;
+            }
+        }
+        Command::Orders { json } => {
+            let store = app::open_store(&settings)?;
+            let orders = store.open_orders()?;
+            if json {
+                let rows: Vec<_> = orders
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({"number": o.number, "short_id": o.short_id,
+                            "buyer": o.buyer, "status": o.status, "ship_date": o.ship_date,
+                            "total": o.total})
+                    })
+                    .collect();
+                serde_json::to_writer(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                for o in orders {
+                    writeln!(
+                        out,
+                        "{:<12} {:<10} {:<28} {:<10} ship {:<10} {} packages",
+                        o.number,
+                        o.short_id.as_deref().unwrap_or("-"),
+                        o.buyer,
+                        o.status,
+                        o.ship_date.as_deref().unwrap_or("-"),
+                        o.total
+                    )?;
+                }
+            }
+        }
+        Command::Demo => demo(settings, &mut out)?,
+        Command::Config => {
+            write!(out, "{}", toml::to_string(&settings)?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(mut settings: Settings, out: &mut impl Write) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("tagtally-demo-{}", std::process::id()));
+    let temporary = settings.store.path.is_none();
+    if temporary {
+        settings.store.path = Some(dir.join("demo.db"));
+    }
+    let result = (|| -> Result<()> {
+        let mut store = app::open_store(&settings)?;
+        app::load_demo(&mut store)?;
+        writeln!(out, "{}", tagtally::app::DEMO_INTRO)?;
+        let mut session = PickSession::open(
+            &mut store,
+            "SO-1001",
+            settings.tags.parser(),
+            settings.rules.clone(),
+        )?;
+        let stdin = io::stdin();
+        session.run(stdin.lock(), out, false, settings.scan.max_line_bytes)?;
+        writeln!(out)?;
+        app::print_progress(&session.progress(), out)?;
+        Ok(())
+    })();
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}

@@ -1,0 +1,833 @@
+//! The only code that speaks SQL. One [`Store`] owns one SQLite connection.
+//!
+//! The database runs in WAL mode with `synchronous=FULL`: every committed event is on
+//! disk before the verdict is shown, so a kill -9 or power cut loses no answered scan.
+//! Migrations are the numbered files in `store/migrations/`; `PRAGMA user_version`
+//! counts those applied, and a database from a newer tagtally is refused, not touched.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{NaiveDate, SecondsFormat, Utc};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
+use tracing::instrument;
+
+use crate::domain::order::AllocationFacts;
+use crate::domain::{
+    AllocationError, Event, EventKind, Line, Order, OrderStatus, Package, PickList, PickState,
+    TagFacts, Verdict,
+};
+use crate::tag::MetrcTag;
+
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+
+/// What went wrong with the database, said so a person can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "database {path} is locked by another process (is another tagtally running on it?); nothing was changed, try again when it has finished"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "database {path} has schema version {found}, newer than this tagtally knows ({known}); upgrade tagtally, the database was not touched"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("{path} is not a tagtally database, or it is damaged")]
+    NotADatabase { path: PathBuf },
+    #[error("the disk holding {path} is full; nothing was recorded, free some space")]
+    DiskFull { path: PathBuf },
+    #[error("cannot open database {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("order {order} refused, nothing imported:\n  {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    AllocationRefused {
+        order: String,
+        problems: Vec<AllocationError>,
+    },
+    #[error("no order {0} (give its number or short id; `tagtally orders` lists them)")]
+    NoSuchOrder(String),
+    #[error("order {0} is closed (shipped, complete, rejected or cancelled) and cannot be picked")]
+    OrderClosed(String),
+    #[error("database {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database {path} holds a record tagtally cannot read: {message}")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+/// How a package import went.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PackageImport {
+    pub new: usize,
+    pub updated: usize,
+    /// Records whose `LastModified` was older than the stored snapshot: kept as stored.
+    pub older_skipped: usize,
+}
+
+/// An open order, for lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSummary {
+    pub number: String,
+    pub short_id: Option<String>,
+    pub buyer: String,
+    pub status: String,
+    pub ship_date: Option<String>,
+    pub total: usize,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    device: String,
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path` and bring its schema up to date.
+    #[instrument(skip_all, err, fields(path = %path.display()))]
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.into(),
+                message: format!("cannot create directory {}: {e}", dir.display()),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+        let mut store = Store {
+            conn,
+            path: path.into(),
+            device: String::new(),
+        };
+        store.setup(busy_timeout)?;
+        Ok(store)
+    }
+
+    fn setup(&mut self, busy_timeout: Duration) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        self.conn.busy_timeout(busy_timeout).map_err(err)?;
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::NewerSchema { path, found, known });
+        }
+        // WAL lets readers (status, sync) run beside the picker's writes. FULL makes each
+        // commit durable: the verdict is shown only after the event is on disk.
+        let mode: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "database could not switch to WAL mode");
+        }
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // Re-read inside the write lock: another process may have migrated meanwhile.
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        if found > known {
+            return Err(StoreError::NewerSchema { path, found, known });
+        }
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tracing::info!(migration = name, "applying migration");
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(err)?;
+        }
+        let device: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?;
+        let device = match device {
+            Some(d) => d,
+            None => {
+                let d = new_device_id();
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+                    [&d],
+                )
+                .map_err(err)?;
+                d
+            }
+        };
+        tx.commit().map_err(err)?;
+        self.device = device;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This database's device id, made once at creation.
+    pub fn device_id(&self) -> &str {
+        &self.device
+    }
+
+    /// Use a configured device id instead of the generated one.
+    pub fn set_device_id(&mut self, id: &str) {
+        self.device = id.to_string();
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| classify(&self.path, e)
+    }
+
+    fn write_tx(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(move |e| classify(&path, e))
+    }
+
+    /// Insert or update packages in one transaction. A record older than the stored
+    /// snapshot of the same package (by `LastModified`) leaves the stored one in place.
+    #[instrument(skip_all, err, fields(count = packages.len()))]
+    pub fn import_packages(&mut self, packages: &[Package]) -> Result<PackageImport, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let now = now();
+        let tx = self.write_tx()?;
+        let mut outcome = PackageImport::default();
+        {
+            let mut existing = tx
+                .prepare_cached("SELECT last_modified FROM packages WHERE label = ?1")
+                .map_err(err)?;
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO packages (label, item, quantity, unit, batch, source_batches,
+                        lab_state, on_hold, on_recall, on_investigation, finished, archived_date,
+                        expiration_date, use_by_date, last_modified, imported_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                     ON CONFLICT (label) DO UPDATE SET item = excluded.item,
+                        quantity = excluded.quantity, unit = excluded.unit, batch = excluded.batch,
+                        source_batches = excluded.source_batches, lab_state = excluded.lab_state,
+                        on_hold = excluded.on_hold, on_recall = excluded.on_recall,
+                        on_investigation = excluded.on_investigation, finished = excluded.finished,
+                        archived_date = excluded.archived_date,
+                        expiration_date = excluded.expiration_date,
+                        use_by_date = excluded.use_by_date, last_modified = excluded.last_modified,
+                        imported_at = excluded.imported_at",
+                )
+                .map_err(err)?;
+            for p in packages {
+                let stored: Option<String> = existing
+                    .query_row([p.label.as_str()], |r| r.get(0))
+                    .optional()
+                    .map_err(err)?;
+                match stored {
+                    Some(s) if s > p.last_modified => {
+                        outcome.older_skipped += 1;
+                        continue;
+                    }
+                    Some(_) => outcome.updated += 1,
+                    None => outcome.new += 1,
+                }
+                let sources = serde_json::to_string(&p.source_batches).expect("strings serialise");
+                upsert
+                    .execute(params![
+                        p.label.as_str(),
+                        p.item,
+                        p.quantity,
+                        p.unit,
+                        p.batch,
+                        sources,
+                        p.lab_state,
+                        p.on_hold,
+                        p.on_recall,
+                        p.on_investigation,
+                        p.finished,
+                        p.archived.map(|d| d.to_string()),
+                        p.expiration.map(|d| d.to_string()),
+                        p.use_by.map(|d| d.to_string()),
+                        p.last_modified,
+                        now,
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(outcome)
+    }
+
+    /// Import orders with their allocation in one transaction, after checking the
+    /// allocation rules against the stored packages and the other open orders. Any
+    /// problem in any order refuses the whole file. Re-importing an order replaces its
+    /// lines and allocation but never its events.
+    #[instrument(skip_all, err, fields(count = orders.len()))]
+    pub fn import_orders(&mut self, orders: &[Order]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let now = now();
+        let tx = self.write_tx()?;
+        for order in orders {
+            let facts = allocation_facts(&tx, &path, order)?;
+            let problems = order.check_allocation(&facts);
+            if !problems.is_empty() {
+                return Err(StoreError::AllocationRefused {
+                    order: order.number.clone(),
+                    problems,
+                });
+            }
+            tx.execute(
+                "DELETE FROM allocations WHERE order_number = ?1",
+                [&order.number],
+            )
+            .map_err(err)?;
+            tx.execute(
+                "DELETE FROM order_lines WHERE order_number = ?1",
+                [&order.number],
+            )
+            .map_err(err)?;
+            tx.execute(
+                "INSERT INTO orders (number, short_id, status, is_open, buyer, buyer_license,
+                    ship_date, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (number) DO UPDATE SET short_id = excluded.short_id,
+                    status = excluded.status, is_open = excluded.is_open, buyer = excluded.buyer,
+                    buyer_license = excluded.buyer_license, ship_date = excluded.ship_date,
+                    imported_at = excluded.imported_at",
+                params![
+                    order.number,
+                    order.short_id,
+                    order.status.0,
+                    order.status.is_open(),
+                    order.buyer,
+                    order.buyer_license,
+                    order.ship_date,
+                    now
+                ],
+            )
+            .map_err(err)?;
+            for (pos, line) in order.lines.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO order_lines (order_number, line_id, position, sku, name,
+                        quantity, unit, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        order.number,
+                        line.id,
+                        pos as i64,
+                        line.sku,
+                        line.name,
+                        line.quantity,
+                        line.unit,
+                        line.batch
+                    ],
+                )
+                .map_err(err)?;
+                for (tpos, tag) in line.tags.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO allocations (order_number, line_id, tag, position)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![order.number, line.id, tag.as_str(), tpos as i64],
+                    )
+                    .map_err(err)?;
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(())
+    }
+
+    /// Find an order by number or short id (case-insensitive).
+    pub fn find_order(&self, key: &str) -> Result<Order, StoreError> {
+        let err = self.err();
+        let number: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT number FROM orders WHERE number = ?1
+                 UNION ALL SELECT number FROM orders WHERE short_id = ?1
+                 UNION ALL SELECT number FROM orders
+                    WHERE lower(number) = lower(?1) OR lower(short_id) = lower(?1)
+                 LIMIT 1",
+                [key.trim()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        let number = number.ok_or_else(|| StoreError::NoSuchOrder(key.to_string()))?;
+        load_order(&self.conn, &self.path, &number)
+    }
+
+    /// Open orders, by ship date then number.
+    pub fn open_orders(&self) -> Result<Vec<OrderSummary>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT o.number, o.short_id, o.buyer, o.status, o.ship_date,
+                    (SELECT count(*) FROM allocations a WHERE a.order_number = o.number)
+                 FROM orders o WHERE o.is_open = 1
+                 ORDER BY o.ship_date IS NULL, o.ship_date, o.number",
+            )
+            .map_err(&err)?;
+        st.query_map([], |r| {
+            Ok(OrderSummary {
+                number: r.get(0)?,
+                short_id: r.get(1)?,
+                buyer: r.get(2)?,
+                status: r.get(3)?,
+                ship_date: r.get(4)?,
+                total: r.get::<_, i64>(5)? as usize,
+            })
+        })
+        .map_err(&err)?
+        .collect::<Result<_, _>>()
+        .map_err(&err)
+    }
+
+    /// The stored packages among `tags`.
+    pub fn packages(&self, tags: &[MetrcTag]) -> Result<HashMap<MetrcTag, Package>, StoreError> {
+        packages(&self.conn, &self.path, tags)
+    }
+
+    /// Everything needed to pick an order: its list and its state from all events.
+    pub fn pick_list(&self, order: &Order) -> Result<(PickList, PickState), StoreError> {
+        let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+        let pkgs = self.packages(&tags)?;
+        let list = PickList::new(order, &pkgs);
+        let mut state = PickState::default();
+        for e in self.events_for_order(&order.number)? {
+            state.apply(&e);
+        }
+        Ok((list, state))
+    }
+
+    /// What the store knows about one scanned tag: its package, and the open orders
+    /// holding it. One indexed lookup each, whatever the size of the database.
+    pub fn tag_facts(&self, tag: &MetrcTag) -> Result<TagFacts, StoreError> {
+        let err = self.err();
+        let package = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PACKAGE_COLUMNS} FROM packages WHERE label = ?1"
+            ))
+            .map_err(&err)?
+            .query_row([tag.as_str()], package_row)
+            .optional()
+            .map_err(&err)?
+            .transpose()
+            .map_err(|m| self.corrupt(m))?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT a.order_number, a.line_id FROM allocations a
+                 JOIN orders o ON o.number = a.order_number
+                 WHERE a.tag = ?1 AND o.is_open = 1 ORDER BY a.order_number",
+            )
+            .map_err(&err)?;
+        let allocated_to = st
+            .query_map([tag.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)?;
+        Ok(TagFacts {
+            package,
+            allocated_to,
+        })
+    }
+
+    /// Append one event durably, with the next sequence number of this device.
+    #[instrument(skip_all, err, fields(order, kind = kind.word()))]
+    pub fn append(&mut self, order: &str, kind: EventKind) -> Result<Event, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let device = self.device.clone();
+        let at = now();
+        let tx = self.write_tx()?;
+        let seq: i64 = tx
+            .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM events WHERE device = ?1")
+            .map_err(err)?
+            .query_row([&device], |r| r.get(0))
+            .map_err(err)?;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO events (device, seq, at, order_number, kind, tag, line_id,
+                        verdict, reason, note, raw, raw_len, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .map_err(err)?;
+            match &kind {
+                EventKind::Scan {
+                    raw,
+                    raw_len,
+                    tag,
+                    verdict,
+                } => ins.execute(params![
+                    device,
+                    seq,
+                    at,
+                    order,
+                    "scan",
+                    tag.as_ref().map(MetrcTag::as_str),
+                    verdict.line(),
+                    verdict.word(),
+                    verdict.reason(),
+                    None::<String>,
+                    raw,
+                    *raw_len as i64,
+                    serde_json::to_string(verdict).expect("verdicts serialise"),
+                ]),
+                EventKind::Short { line, reason } => ins.execute(params![
+                    device,
+                    seq,
+                    at,
+                    order,
+                    "short",
+                    None::<String>,
+                    line,
+                    None::<String>,
+                    None::<String>,
+                    reason,
+                    None::<Vec<u8>>,
+                    None::<i64>,
+                    None::<String>,
+                ]),
+                EventKind::Undo { tag, reason } => ins.execute(params![
+                    device,
+                    seq,
+                    at,
+                    order,
+                    "undo",
+                    tag.as_str(),
+                    None::<String>,
+                    None::<String>,
+                    None::<String>,
+                    reason,
+                    None::<Vec<u8>>,
+                    None::<i64>,
+                    None::<String>,
+                ]),
+            }
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(Event {
+            device,
+            seq,
+            at,
+            order: order.to_string(),
+            kind,
+        })
+    }
+
+    /// All events of an order, in the order they were recorded here.
+    pub fn events_for_order(&self, order: &str) -> Result<Vec<Event>, StoreError> {
+        events_for_order(&self.conn, &self.path, order)
+    }
+
+    /// Number of events recorded, for reports and tests.
+    pub fn event_count(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Number of packages stored.
+    pub fn package_count(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM packages", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    fn corrupt(&self, message: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            message,
+        }
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn new_device_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        // No /dev/urandom: fall back to time and process id, unique enough for one site.
+        let t = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+        bytes = (t ^ u64::from(std::process::id()).rotate_left(32)).to_be_bytes();
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("dev-{hex}")
+}
+
+fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            StoreError::Locked { path }
+        }
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path },
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull { path },
+        Some(ErrorCode::CannotOpen)
+        | Some(ErrorCode::PermissionDenied)
+        | Some(ErrorCode::ReadOnly) => StoreError::Open {
+            path,
+            message: e.to_string(),
+        },
+        _ => StoreError::Sql { path, source: e },
+    }
+}
+
+const PACKAGE_COLUMNS: &str = "label, item, quantity, unit, batch, source_batches, lab_state,
+    on_hold, on_recall, on_investigation, finished, archived_date, expiration_date,
+    use_by_date, last_modified";
+
+/// A package row; the inner error names a stored value that does not parse.
+fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> {
+    let label: String = r.get(0)?;
+    let sources: String = r.get(5)?;
+    let dates: [Option<String>; 3] = [r.get(11)?, r.get(12)?, r.get(13)?];
+    let build = || -> Result<Package, String> {
+        let date = |d: &Option<String>| {
+            d.as_deref()
+                .map(|s| {
+                    s.parse::<NaiveDate>()
+                        .map_err(|e| format!("package {label}: date {s:?}: {e}"))
+                })
+                .transpose()
+        };
+        Ok(Package {
+            label: MetrcTag::new(&label).map_err(|_| format!("package label {label:?}"))?,
+            item: r.get(1).map_err(|e| e.to_string())?,
+            quantity: r.get(2).map_err(|e| e.to_string())?,
+            unit: r.get(3).map_err(|e| e.to_string())?,
+            batch: r.get(4).map_err(|e| e.to_string())?,
+            source_batches: serde_json::from_str(&sources)
+                .map_err(|e| format!("package {label}: source batches: {e}"))?,
+            lab_state: r.get(6).map_err(|e| e.to_string())?,
+            on_hold: r.get(7).map_err(|e| e.to_string())?,
+            on_recall: r.get(8).map_err(|e| e.to_string())?,
+            on_investigation: r.get(9).map_err(|e| e.to_string())?,
+            finished: r.get(10).map_err(|e| e.to_string())?,
+            archived: date(&dates[0])?,
+            expiration: date(&dates[1])?,
+            use_by: date(&dates[2])?,
+            last_modified: r.get(14).map_err(|e| e.to_string())?,
+        })
+    };
+    Ok(build())
+}
+
+fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
+    let device: String = r.get(0)?;
+    let seq: i64 = r.get(1)?;
+    let kind: String = r.get(4)?;
+    let tag: Option<String> = r.get(5)?;
+    let line: Option<String> = r.get(6)?;
+    let note: Option<String> = r.get(7)?;
+    let raw: Option<Vec<u8>> = r.get(8)?;
+    let raw_len: Option<i64> = r.get(9)?;
+    let detail: Option<String> = r.get(10)?;
+    let at: String = r.get(2)?;
+    let order: String = r.get(3)?;
+    let bad = |what: &str| format!("event {device}/{seq}: {what}");
+    let tag = tag
+        .map(|t| MetrcTag::new(&t).map_err(|_| bad("tag")))
+        .transpose();
+    let kind = (|| -> Result<EventKind, String> {
+        Ok(match kind.as_str() {
+            "scan" => {
+                let verdict: Verdict = serde_json::from_str(detail.as_deref().unwrap_or(""))
+                    .map_err(|e| bad(&format!("verdict: {e}")))?;
+                EventKind::Scan {
+                    raw: raw.unwrap_or_default(),
+                    raw_len: raw_len.unwrap_or(0) as usize,
+                    tag: tag?,
+                    verdict,
+                }
+            }
+            "short" => EventKind::Short {
+                line: line.ok_or_else(|| bad("short without line"))?,
+                reason: note.unwrap_or_default(),
+            },
+            "undo" => EventKind::Undo {
+                tag: tag?.ok_or_else(|| bad("undo without tag"))?,
+                reason: note.unwrap_or_default(),
+            },
+            other => return Err(bad(&format!("unknown kind {other:?}"))),
+        })
+    })();
+    Ok(kind.map(|kind| Event {
+        device,
+        seq,
+        at,
+        order,
+        kind,
+    }))
+}
+
+fn events_for_order(conn: &Connection, path: &Path, order: &str) -> Result<Vec<Event>, StoreError> {
+    let err = |e| classify(path, e);
+    let mut st = conn
+        .prepare_cached(
+            "SELECT device, seq, at, order_number, kind, tag, line_id, note, raw, raw_len,
+                detail FROM events WHERE order_number = ?1 ORDER BY id",
+        )
+        .map_err(err)?;
+    let rows = st
+        .query_map([order], event_row)
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    rows.into_iter()
+        .map(|r| {
+            r.map_err(|message| StoreError::Corrupt {
+                path: path.into(),
+                message,
+            })
+        })
+        .collect()
+}
+
+fn packages(
+    conn: &Connection,
+    path: &Path,
+    tags: &[MetrcTag],
+) -> Result<HashMap<MetrcTag, Package>, StoreError> {
+    let err = |e| classify(path, e);
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE label = ?1"
+        ))
+        .map_err(err)?;
+    let mut out = HashMap::with_capacity(tags.len());
+    for t in tags {
+        if let Some(p) = st
+            .query_row([t.as_str()], package_row)
+            .optional()
+            .map_err(err)?
+        {
+            let p = p.map_err(|message| StoreError::Corrupt {
+                path: path.into(),
+                message,
+            })?;
+            out.insert(t.clone(), p);
+        }
+    }
+    Ok(out)
+}
+
+fn load_order(conn: &Connection, path: &Path, number: &str) -> Result<Order, StoreError> {
+    let err = |e| classify(path, e);
+    let (short_id, status, buyer, buyer_license, ship_date) = conn
+        .query_row(
+            "SELECT short_id, status, buyer, buyer_license, ship_date FROM orders WHERE number = ?1",
+            [number],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+        .map_err(err)?
+        .ok_or_else(|| StoreError::NoSuchOrder(number.to_string()))?;
+    let mut lines: Vec<Line> = conn
+        .prepare_cached(
+            "SELECT line_id, sku, name, quantity, unit, batch FROM order_lines
+             WHERE order_number = ?1 ORDER BY position",
+        )
+        .map_err(err)?
+        .query_map([number], |r| {
+            Ok(Line {
+                id: r.get(0)?,
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                quantity: r.get(3)?,
+                unit: r.get(4)?,
+                batch: r.get(5)?,
+                tags: vec![],
+            })
+        })
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let allocs: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT line_id, tag FROM allocations WHERE order_number = ?1 ORDER BY line_id, position",
+        )
+        .map_err(err)?
+        .query_map([number], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    for (line_id, tag) in allocs {
+        let tag = MetrcTag::new(&tag).map_err(|_| StoreError::Corrupt {
+            path: path.into(),
+            message: format!("allocated tag {tag:?}"),
+        })?;
+        if let Some(l) = lines.iter_mut().find(|l| l.id == line_id) {
+            l.tags.push(tag);
+        }
+    }
+    Ok(Order {
+        number: number.to_string(),
+        short_id,
+        status: OrderStatus(status),
+        buyer,
+        buyer_license,
+        ship_date,
+        lines,
+    })
+}
+
+/// The facts the allocation check needs, read inside the import transaction so that
+/// earlier orders of the same file count as holding their tags.
+fn allocation_facts(
+    tx: &Transaction,
+    path: &Path,
+    order: &Order,
+) -> Result<AllocationFacts, StoreError> {
+    let err = |e| classify(path, e);
+    let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+    let mut facts = AllocationFacts {
+        packages: packages(tx, path, &tags)?,
+        ..AllocationFacts::default()
+    };
+    {
+        let mut st = tx
+            .prepare_cached(
+                "SELECT a.order_number FROM allocations a JOIN orders o ON o.number = a.order_number
+                 WHERE a.tag = ?1 AND o.is_open = 1 AND a.order_number <> ?2 LIMIT 1",
+            )
+            .map_err(err)?;
+        for t in &tags {
+            if let Some(other) = st
+                .query_row(params![t.as_str(), order.number], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(err)?
+            {
+                facts.held_elsewhere.insert(t.clone(), other);
+            }
+        }
+    }
+    // Tags picked on this order (accepted and not undone), from the event log.
+    let mut state = PickState::default();
+    for e in events_for_order(tx, path, &order.number)? {
+        state.apply(&e);
+    }
+    facts.picked = state.picked_tags().cloned().collect();
+    Ok(facts)
+}
