@@ -24,4 +24,5 @@ pub mod domain;
 pub mod import;
 pub mod scan;
 pub mod store;
+pub mod synthetic;
 pub mod tag;

@@ -108,7 +108,7 @@ impl<'s> PickSession<'s> {
         let tag = parsed.ok();
         let event = self.store.append(
             &self.list.order,
-            EventKind::scan(&frame.bytes, tag.clone(), verdict.clone()),
+            EventKind::scan(&frame.bytes, frame.len, tag.clone(), verdict.clone()),
         )?;
         self.state.apply(&event);
         let item = facts.package.as_ref().map(|p| p.item.clone());

@@ -43,11 +43,12 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// A scan event, keeping at most [`RAW_KEEP`] bytes of the raw line.
-    pub fn scan(raw: &[u8], tag: Option<MetrcTag>, verdict: Verdict) -> Self {
+    /// A scan event, keeping at most [`RAW_KEEP`] bytes of the raw line; `raw_len` is
+    /// the length of the line as received, which may exceed `raw.len()`.
+    pub fn scan(raw: &[u8], raw_len: usize, tag: Option<MetrcTag>, verdict: Verdict) -> Self {
         EventKind::Scan {
             raw: raw[..raw.len().min(RAW_KEEP)].to_vec(),
-            raw_len: raw.len(),
+            raw_len: raw_len.max(raw.len()),
             tag,
             verdict,
         }

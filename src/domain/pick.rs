@@ -457,3 +457,261 @@ pub fn decide(
         line: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::{Line, OrderStatus};
+    use crate::domain::package::tests::pkg;
+    use crate::tag::TagParser;
+
+    const T1: &str = "1A4000000000000000000001"; // line 1, eligible
+    const T2: &str = "1A4000000000000000000002"; // line 1, on hold
+    const T3: &str = "1A4000000000000000000003"; // line 2, eligible, expires soon
+    const T4: &str = "1A4000000000000000000004"; // line 2, expired
+    const T5: &str = "1A4000000000000000000005"; // other order SO-2, same item as line 1
+    const T6: &str = "1A4000000000000000000006"; // unallocated, line 1's item, other batch
+    const T7: &str = "1A4000000000000000000007"; // unallocated, line 1's batch
+    const T8: &str = "1A4000000000000000000008"; // unallocated, item not on order
+    const T9: &str = "1A4000000000000000000009"; // unknown package
+    const T10: &str = "1A400000000000000000000A"; // line 2, allocated, re-imported into another batch
+    const T11: &str = "1A400000000000000000000B"; // unallocated derived package from line 2's batch
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    struct World {
+        list: PickList,
+        packages: HashMap<MetrcTag, Package>,
+        allocations: HashMap<MetrcTag, Vec<(String, String)>>,
+    }
+
+    fn world() -> World {
+        let t = |s: &str| MetrcTag::new(s).unwrap();
+        let mut packages = HashMap::new();
+        let mut add = |p: Package| {
+            packages.insert(p.label.clone(), p);
+        };
+        add(pkg(T1, "Blue Dream 3.5g", "BD-1"));
+        add(Package {
+            on_hold: true,
+            ..pkg(T2, "Blue Dream 3.5g", "BD-1")
+        });
+        add(Package {
+            expiration: Some(day("2026-12-01")),
+            ..pkg(T3, "OG Kush 1g", "OG-1")
+        });
+        add(Package {
+            expiration: Some(day("2026-11-01")),
+            ..pkg(T4, "OG Kush 1g", "OG-1")
+        });
+        add(pkg(T5, "Blue Dream 3.5g", "BD-1"));
+        add(pkg(T6, "Blue Dream 3.5g", "BD-0"));
+        add(pkg(T7, "Blue Dream 3.5g", "BD-1"));
+        add(pkg(T8, "Sour Diesel 3.5g", "SD-1"));
+        add(pkg(T10, "OG Kush 1g", "OG-2"));
+        add(Package {
+            batch: None,
+            source_batches: vec!["OG-1".into()],
+            ..pkg(T11, "OG Kush Shake", "OG-1")
+        });
+        let order = Order {
+            number: "SO-1".into(),
+            short_id: None,
+            status: OrderStatus("Accepted".into()),
+            buyer: "Green Door".into(),
+            buyer_license: None,
+            ship_date: None,
+            lines: vec![
+                Line {
+                    id: "1".into(),
+                    sku: Some("BD-35".into()),
+                    name: None,
+                    quantity: Some("2".into()),
+                    unit: None,
+                    batch: Some("BD-1".into()),
+                    tags: vec![t(T1), t(T2)],
+                },
+                Line {
+                    id: "2".into(),
+                    sku: None,
+                    name: Some("OG Kush 1g".into()),
+                    quantity: Some("3".into()),
+                    unit: None,
+                    batch: Some("OG-1".into()),
+                    tags: vec![t(T3), t(T4), t(T10)],
+                },
+            ],
+        };
+        let list = PickList::new(&order, &packages);
+        let mut allocations: HashMap<MetrcTag, Vec<(String, String)>> = HashMap::new();
+        for a in order.allocations() {
+            allocations
+                .entry(a.tag)
+                .or_default()
+                .push((a.order, a.line));
+        }
+        allocations.insert(t(T5), vec![("SO-2".into(), "9".into())]);
+        World {
+            list,
+            packages,
+            allocations,
+        }
+    }
+
+    impl World {
+        fn decide(&self, state: &PickState, raw: &str) -> Verdict {
+            let parsed = TagParser::default().parse(raw.as_bytes());
+            let facts = match &parsed {
+                Ok(tag) => TagFacts {
+                    package: self.packages.get(tag).cloned(),
+                    allocated_to: self.allocations.get(tag).cloned().unwrap_or_default(),
+                },
+                Err(_) => TagFacts::default(),
+            };
+            decide(
+                &self.list,
+                state,
+                &parsed,
+                &facts,
+                &Rules::default(),
+                day("2026-11-27"),
+            )
+        }
+    }
+
+    fn accepted(tag: &str, line: &str) -> Event {
+        Event {
+            device: "d1".into(),
+            seq: 1,
+            at: "2026-11-27T00:00:00.000Z".into(),
+            order: "SO-1".into(),
+            kind: EventKind::scan(
+                tag.as_bytes(),
+                tag.len(),
+                MetrcTag::new(tag).ok(),
+                Verdict::Accepted {
+                    line: line.into(),
+                    expires_in_days: None,
+                },
+            ),
+        }
+    }
+
+    #[test]
+    fn verdict_table() {
+        let w = world();
+        let mut state = PickState::default();
+        state.apply(&accepted(T1, "1"));
+        let s = |x: &str| Some(x.to_string());
+        // (scan, verdict word, reason word, line)
+        let table: &[(&str, &str, Option<&str>, Option<String>)] = &[
+            ("nonsense", "not_a_tag", Some("malformed"), None),
+            (
+                "https://id.1a4.com/abc",
+                "not_a_tag",
+                Some("retail_id"),
+                None,
+            ),
+            ("0012345678905", "not_a_tag", Some("other_barcode"), None),
+            (T1, "already_scanned", None, s("1")),
+            (&T1.to_lowercase(), "already_scanned", None, s("1")),
+            (T2, "ineligible", Some("on_hold"), s("1")),
+            (T4, "ineligible", Some("expired"), s("2")),
+            (T3, "accepted", None, s("2")),
+            (T5, "wrong_order", None, None),
+            (T6, "wrong_batch", None, s("1")),
+            (T10, "wrong_batch", None, s("2")),
+            (T7, "not_on_list", Some("same_batch_unallocated"), s("1")),
+            (T11, "not_on_list", Some("same_batch_unallocated"), s("2")),
+            (T8, "not_on_list", Some("item_not_on_order"), None),
+            (T9, "not_on_list", Some("unknown_package"), None),
+        ];
+        for (raw, word, reason, line) in table {
+            let v = w.decide(&state, raw);
+            assert_eq!(
+                (v.word(), v.reason(), v.line().map(str::to_string)),
+                (*word, *reason, line.clone()),
+                "scan {raw}: {v:?}"
+            );
+            assert!(!v.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn accepted_warns_near_expiry_and_names_the_other_order() {
+        let w = world();
+        let state = PickState::default();
+        assert_eq!(
+            w.decide(&state, T3),
+            Verdict::Accepted {
+                line: "2".into(),
+                expires_in_days: Some(4)
+            }
+        );
+        assert_eq!(
+            w.decide(&state, T5),
+            Verdict::WrongOrder {
+                order: "SO-2".into(),
+                line: "9".into()
+            }
+        );
+    }
+
+    #[test]
+    fn already_scanned_wins_over_a_later_hold() {
+        // Picked while eligible, put on hold afterwards: the pick stands, the rescan
+        // says already scanned (precedence), not ineligible.
+        let mut w = world();
+        let mut state = PickState::default();
+        state.apply(&accepted(T1, "1"));
+        w.packages
+            .get_mut(&MetrcTag::new(T1).unwrap())
+            .unwrap()
+            .on_hold = true;
+        assert_eq!(w.decide(&state, T1).word(), "already_scanned");
+    }
+
+    #[test]
+    fn state_folds_picks_undos_and_shorts() {
+        let w = world();
+        let mut state = PickState::default();
+        state.apply(&accepted(T1, "1"));
+        state.apply(&accepted(T3, "2"));
+        let p = state.progress(&w.list);
+        assert_eq!((p.picked, p.total, p.complete), (2, 5, false));
+        let undo = Event {
+            kind: EventKind::Undo {
+                tag: MetrcTag::new(T3).unwrap(),
+                reason: "wrong shelf".into(),
+            },
+            ..accepted(T3, "2")
+        };
+        state.apply(&undo);
+        assert_eq!(w.decide(&state, T3).word(), "accepted");
+        let short = |line: &str| Event {
+            kind: EventKind::Short {
+                line: line.into(),
+                reason: "damaged".into(),
+            },
+            ..accepted(T3, "2")
+        };
+        state.apply(&short("2"));
+        let p = state.progress(&w.list);
+        assert_eq!((p.lines[1].short, p.lines[1].remaining), (3, 0));
+        assert!(!p.complete);
+        state.apply(&short("1"));
+        let p = state.progress(&w.list);
+        assert_eq!((p.lines[0].picked, p.lines[0].short), (1, 1));
+        assert!(p.complete);
+        // A rejected scan changes nothing.
+        let before = state.progress(&w.list);
+        let rejected = Event {
+            kind: EventKind::scan(b"junk", 4, None, w.decide(&state, "junk")),
+            ..accepted(T3, "2")
+        };
+        state.apply(&rejected);
+        assert_eq!(state.progress(&w.list), before);
+    }
+}
