@@ -674,11 +674,9 @@ fn newer_schema_and_foreign_files_are_refused_untouched() {
 fn settings_layers_reach_the_pick() {
     // Metrc documentation placeholders are refused by default, accepted when lenient.
     let site = Site::new();
-    let pkgs = format!(
-        r#"[{{"Label":"ABCDEF012345670000010042","ItemName":"Doc Item","Quantity":1,
+    let pkgs = r#"[{"Label":"ABCDEF012345670000010042","ItemName":"Doc Item","Quantity":1,
         "UnitOfMeasureName":"Each","ProductionBatchNumber":"D-1","LabTestingState":"Remediated",
-        "IsOnHold":false,"IsFinished":false,"LastModified":"2026-11-01T00:00:00Z"}}]"#
-    );
+        "IsOnHold":false,"IsFinished":false,"LastModified":"2026-11-01T00:00:00Z"}]"#;
     site.ok(&["import", "packages", &site.file("p.json", pkgs)]);
     site.ok(&[
         "import",
