@@ -4,6 +4,16 @@
 //! configured prefix or suffix, CR/LF/TAB terminators, stray spaces and lower case.
 //! [`TagParser::parse`] strips all of that and answers either a [`MetrcTag`] or the
 //! reason the input is not one. It never panics, whatever the bytes.
+//!
+//! ```
+//! use tagtally::tag::{NotATag, TagParser};
+//!
+//! let parser = TagParser::default();
+//! let tag = parser.parse(b"]C01a4060300003c35000019794\r\n").unwrap();
+//! assert_eq!(tag.as_str(), "1A4060300003C35000019794");
+//! assert_eq!(parser.parse(b"https://id.1a4.com/abc"), Err(NotATag::RetailId));
+//! assert_eq!(parser.parse(b"012345678905"), Err(NotATag::OtherBarcode));
+//! ```
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! Scanner sources turn bytes into [`ScanEvent`]s. For now: a stream of lines (standard
 //! input, a replay file); serial, HID and camera sources build on the same framing.
 
+pub mod camera;
 pub mod framing;
 
 pub use framing::{Frame, LineFramer};

@@ -1,0 +1,1 @@
+//! `tagtally decode IMAGE...`. (Being written: see the camera issue.)

@@ -1,0 +1,1 @@
+//! Decoding barcodes in one grey frame. (Being written: see the camera issue.)
