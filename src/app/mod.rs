@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod pick;
+pub mod scan_test;
 
 use std::io::Write;
 use std::path::Path;
