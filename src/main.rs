@@ -53,6 +53,9 @@ enum Command {
         /// `serial:/dev/ttyACM0?baud=9600`, `hid:0c2e:0b61`, `replay:FILE` (repeatable).
         #[arg(long = "source", value_name = "SPEC")]
         sources: Vec<String>,
+        /// Sync with the joined hub in the background while picking (never blocks a scan).
+        #[arg(long)]
+        sync: bool,
     },
     /// Print each scan from the given source(s) as it arrives: source, raw bytes, tag.
     ScanTest {
@@ -83,6 +86,41 @@ enum Command {
         order: String,
         #[arg(long)]
         json: bool,
+        /// Ask this hub for the merged state of all devices instead of this database.
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
+        /// Device token for --hub (default: the token this database joined with).
+        #[arg(long, env = "TAGTALLY_HUB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With --hub: print the merged state again on every change until the hub stops.
+        #[arg(long, requires = "hub")]
+        follow: bool,
+    },
+    /// Run the facility hub, or manage its devices.
+    #[command(args_conflicts_with_subcommands = true)]
+    Hub {
+        /// Address to serve on, e.g. 0.0.0.0:7878 (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: String,
+        /// Serve HTTPS with this PEM certificate chain (needs --key).
+        #[arg(long, requires = "key", value_name = "PEM")]
+        cert: Option<PathBuf>,
+        /// The PEM private key of --cert.
+        #[arg(long, requires = "cert", value_name = "PEM")]
+        key: Option<PathBuf>,
+        /// Test only: stall pushes at a point, for crash tests.
+        #[arg(long, hide = true, env = "TAGTALLY_HUB_FAULT")]
+        fault: Option<String>,
+        #[command(subcommand)]
+        command: Option<HubCommand>,
+    },
+    /// Join this device to a hub.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Push this device's queued events to the hub and pull orders and other devices' picks.
+    Sync {
+        #[arg(long)]
+        json: bool,
     },
     /// List the open orders.
     Orders {
@@ -93,6 +131,30 @@ enum Command {
     Demo,
     /// Print the effective settings (all layers applied) as TOML.
     Config,
+}
+
+#[derive(Subcommand)]
+enum HubCommand {
+    /// Enrol a device; prints its token once.
+    EnrollDevice { name: String },
+    /// Revoke a device: its token is refused from now on.
+    RevokeDevice { name: String },
+    /// List enrolled devices.
+    Devices,
+    /// Print the security log (altered replays, forged and revoked tokens).
+    SecurityLog,
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Check TOKEN with the hub at URL and keep both in this database.
+    Join {
+        url: String,
+        token: String,
+        /// For an https hub with its own certificate: the PEM certificate to trust.
+        #[arg(long, value_name = "PEM")]
+        ca: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,8 +200,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             undo,
             reason,
             sources,
+            sync,
         } => {
             let mut store = app::open_store(&settings)?;
+            let background = if sync {
+                Some(tagtally::sync::cli::start_background(&settings)?)
+            } else {
+                None
+            };
             let mut session = PickSession::open(
                 &mut store,
                 &order,
@@ -162,6 +230,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
                 running.stop();
                 result?;
+            }
+            drop(session);
+            if let Some(b) = background {
+                b.stop();
             }
         }
         Command::ScanTest { sources, json } => {
@@ -228,7 +300,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out, "  camera:{}  {card}", path.display())?;
             }
         }
-        Command::Status { order, json } => {
+        Command::Status {
+            order,
+            json,
+            hub: Some(url),
+            token,
+            follow,
+        } => {
+            use tagtally::sync::cli as sync_cli;
+            let store = if token.is_none() {
+                Some(app::open_store(&settings)?)
+            } else {
+                None
+            };
+            let client = sync_cli::hub_client(store.as_ref(), &url, token.as_deref())?;
+            if follow {
+                sync_cli::follow(&client, &order, json, &mut out)?;
+            } else {
+                let m = sync_cli::hub_status(&client, &order)?;
+                if json {
+                    serde_json::to_writer(&mut out, &m)?;
+                    writeln!(out)?;
+                } else {
+                    sync_cli::print_merged(&m, &mut out)?;
+                }
+            }
+        }
+        Command::Hub {
+            listen,
+            cert,
+            key,
+            fault,
+            command,
+        } => {
+            use tagtally::hub::cli as hub_cli;
+            let mut store = app::open_store(&settings)?;
+            match command {
+                None => {
+                    let options = hub_cli::options(
+                        settings.rules.clone(),
+                        fault.as_deref(),
+                        cert.as_deref().zip(key.as_deref()),
+                    )?;
+                    hub_cli::serve(store, &listen, options, &mut out)?;
+                }
+                Some(HubCommand::EnrollDevice { name }) => {
+                    writeln!(out, "{}", hub_cli::enroll(&mut store, &name)?)?
+                }
+                Some(HubCommand::RevokeDevice { name }) => {
+                    writeln!(out, "{}", hub_cli::revoke(&mut store, &name)?)?
+                }
+                Some(HubCommand::Devices) => hub_cli::devices(&store, &mut out)?,
+                Some(HubCommand::SecurityLog) => hub_cli::security_log(&store, &mut out)?,
+            }
+        }
+        Command::Device(DeviceCommand::Join { url, token, ca }) => {
+            let mut store = app::open_store(&settings)?;
+            writeln!(
+                out,
+                "{}",
+                tagtally::sync::cli::join(&mut store, &url, &token, ca.as_deref())?
+            )?;
+        }
+        Command::Sync { json } => {
+            let mut store = app::open_store(&settings)?;
+            let r = tagtally::sync::cli::sync(&mut store, std::time::Duration::from_secs(10))?;
+            if json {
+                serde_json::to_writer(&mut out, &r)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "{}", tagtally::sync::cli::describe(&r))?;
+            }
+        }
+        Command::Status { order, json, .. } => {
             let store = app::open_store(&settings)?;
             let p = app::status(&store, &order)?;
             if json {

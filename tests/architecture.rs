@@ -79,3 +79,13 @@ fn the_checks_can_fail() {
     assert!(!offenders("rusqlite", &[]).is_empty());
     assert!(rust_files(&src().join("domain")).len() >= 4);
 }
+
+#[test]
+fn only_sync_makes_http_calls() {
+    let bad = offenders("reqwest", &["sync/", "hub/metrc"]);
+    assert!(
+        bad.is_empty(),
+        "reqwest outside sync/ (and hub/metrc): {bad:?}"
+    );
+    assert!(!offenders("reqwest", &[]).is_empty(), "the check can fail");
+}

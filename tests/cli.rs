@@ -314,7 +314,10 @@ fn kill_9_loses_no_answered_scan() {
         assert_eq!(a["tag"].as_str(), Some(tag.as_str()));
         assert_eq!(a["verdict"].as_str(), Some(verdict.as_str()));
     }
-    assert_eq!(site.status("SO-1001")["picked"], 4);
+    // The four accepted answers are there; the sixth scan, sent as the kill came, may
+    // have been committed too (then it was not answered, but it is not lost either).
+    let picked = site.status("SO-1001")["picked"].as_u64().unwrap();
+    assert!((4..=5).contains(&picked), "picked {picked}");
 }
 
 #[test]

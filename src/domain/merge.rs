@@ -315,10 +315,17 @@ mod tests {
     }
 
     /// (case, events in arrival order, picked count, exceptions as (device, seq, word))
+    type Case = (
+        &'static str,
+        Vec<Event>,
+        usize,
+        Vec<(&'static str, i64, &'static str)>,
+    );
+
     #[test]
     fn merge_table() {
         let (list, packages) = world();
-        let table: Vec<(&str, Vec<Event>, usize, Vec<(&str, i64, &str)>)> = vec![
+        let table: Vec<Case> = vec![
             ("nothing", vec![], 0, vec![]),
             (
                 "one device, two picks",

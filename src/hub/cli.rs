@@ -1,10 +1,13 @@
 //! What the `tagtally hub ...` commands do, so `main.rs` stays thin.
 
 use std::io::Write;
+use std::path::Path;
 
 use tokio::net::TcpListener;
 
-use super::{HubOptions, run};
+use super::tls::{TlsConfig, TlsError};
+use super::{Fault, HubOptions, run};
+use crate::domain::Rules;
 use crate::store::{DeviceError, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,28 @@ pub enum HubCliError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("{0}")]
+    Fault(String),
+}
+
+/// The hub's options from the command line: TLS from `cert_key` (PEM files).
+pub fn options(
+    rules: Rules,
+    fault: Option<&str>,
+    cert_key: Option<(&Path, &Path)>,
+) -> Result<HubOptions, HubCliError> {
+    Ok(HubOptions {
+        rules,
+        fault: fault
+            .map(str::parse::<Fault>)
+            .transpose()
+            .map_err(HubCliError::Fault)?,
+        tls: cert_key
+            .map(|(c, k)| TlsConfig::from_pem_files(c, k))
+            .transpose()?,
+    })
 }
 
 /// `tagtally hub --listen ADDR`: serve until Ctrl-C or SIGTERM. The first line on
@@ -46,7 +71,12 @@ pub fn serve(
         let addr = listener.local_addr().map_err(HubCliError::Serve)?;
         writeln!(
             out,
-            "tagtally hub listening on {addr} (database {})",
+            "tagtally hub listening on {addr} ({}, database {})",
+            if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             store.path().display()
         )?;
         out.flush()?;

@@ -14,11 +14,12 @@
 pub mod api;
 pub mod cli;
 pub mod openapi;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -35,8 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
 use crate::domain::merge::{MergedOrder, Merger};
-use crate::domain::{Event, EventKind, Package, PickList, Rules, Verdict};
-use crate::store::{PushRefused, Store, StoreError};
+use crate::domain::{Event, EventKind, Package, PickList, Rules};
+use crate::store::{DeviceRecord, PushRefused, Store, StoreError};
 use crate::tag::MetrcTag;
 use api::{
     BODY_LIMIT, ErrorBody, FEED_LIMIT, Feed, JoinRequest, JoinResponse, MAX_PUSH_EVENTS, OrderRow,
@@ -71,6 +72,8 @@ impl std::str::FromStr for Fault {
 pub struct HubOptions {
     pub rules: Rules,
     pub fault: Option<Fault>,
+    /// Serve HTTPS with this certificate (rustls); `None`: plain HTTP.
+    pub tls: Option<tls::TlsConfig>,
 }
 
 /// Every route the hub serves: (method, path). The router is built from this table
@@ -98,24 +101,77 @@ pub async fn run(
     let (closing_tx, closing) = watch::channel(false);
     let data_version = store.data_version().unwrap_or_default();
     let (live, _) = broadcast::channel(1024);
+    let (jobs, queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    let tls = options.tls.clone();
     let hub = Arc::new(Hub {
-        inner: Mutex::new(Inner {
-            store,
-            orders: HashMap::new(),
-            aliases: HashMap::new(),
-            data_version,
-        }),
+        jobs,
         live,
         options,
         closing,
     });
-    tracing::info!(addr = ?listener.local_addr().ok(), "hub listening");
-    axum::serve(listener, router(hub))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = closing_tx.send(true);
+    let store_thread = spawn_store_thread(
+        Inner {
+            store,
+            orders: HashMap::new(),
+            aliases: HashMap::new(),
+            devices: HashMap::new(),
+            data_version,
+        },
+        hub.options.clone(),
+        queue,
+    )?;
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "hub listening");
+    let app = router(hub);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
+    let served = match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(config) => {
+            axum::serve(tls::TlsListener::new(listener, &config)?, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    // The router (and with it every job sender) is gone: the store thread finishes
+    // its queue, closes the database and ends.
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    served
+}
+
+/// A store job slower than this is logged: requests queue behind it.
+const SLOW_JOB: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// One unit of work on the store, run on the store thread.
+type Job = Box<dyn FnOnce(&mut Inner, &HubOptions) + Send>;
+
+/// The one thread that owns the hub's store: jobs run one at a time, in arrival order
+/// (fair, no lock convoy), off the async workers.
+fn spawn_store_thread(
+    mut inner: Inner,
+    options: HubOptions,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("tagtally-hub-store".into())
+        .spawn(move || {
+            while let Some(job) = queue.blocking_recv() {
+                let started = std::time::Instant::now();
+                let run = std::panic::AssertUnwindSafe(|| job(&mut inner, &options));
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!("a hub job panicked; its request got a 500");
+                }
+                let took = started.elapsed();
+                if took > SLOW_JOB {
+                    tracing::warn!(?took, queued = queue.len(), "slow hub store job");
+                }
+            }
         })
-        .await
 }
 
 /// The hub's router over its state, built from [`ROUTES`].
@@ -156,7 +212,7 @@ fn router(hub: Arc<Hub>) -> Router {
 }
 
 struct Hub {
-    inner: Mutex<Inner>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     live: broadcast::Sender<LiveUpdate>,
     options: HubOptions,
     closing: watch::Receiver<bool>,
@@ -174,6 +230,8 @@ struct Inner {
     orders: HashMap<String, Cached>,
     /// Order keys as asked (number or short id) to numbers.
     aliases: HashMap<String, String>,
+    /// Devices by token hash, as last read.
+    devices: HashMap<String, DeviceRecord>,
     /// The store's data version when the caches were filled: another process (an
     /// import on the hub's database) changes it, and the caches are dropped.
     data_version: i64,
@@ -188,31 +246,85 @@ struct Cached {
 }
 
 impl Hub {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Run `f` on the store, on a blocking thread.
+    /// Run `f` on the store thread and wait for its answer.
     async fn with<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Inner, &HubOptions) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let hub = self.clone();
-        tokio::task::spawn_blocking(move || f(&mut hub.lock(), &hub.options))
-            .await
-            .map_err(|e| ApiError::internal(format!("hub worker failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |inner, options| {
+                let _ = tx.send(f(inner, options));
+            }))
+            .map_err(|_| ApiError::internal("the hub's store thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| ApiError::internal("a hub job failed (see the hub's log)".into()))?
     }
 }
 
 impl Inner {
-    /// The merged order for `key` (number or short id), brought up to date.
-    fn merged(&mut self, key: &str, rules: &Rules) -> Result<(String, &mut Cached), ApiError> {
+    /// Drop the caches if another process wrote to the database (an import, a
+    /// revocation): they are rebuilt from the store on demand.
+    fn check_version(&mut self) -> Result<(), StoreError> {
         let version = self.store.data_version()?;
         if version != self.data_version {
             self.orders.clear();
             self.aliases.clear();
+            self.devices.clear();
             self.data_version = version;
         }
+        Ok(())
+    }
+
+    /// The enrolled, not revoked device holding `token`; refusals are logged.
+    fn authenticate(&mut self, token: &str, path: &str) -> Result<Device, ApiError> {
+        self.check_version()?;
+        let hash = crate::store::token_hash(token);
+        let found = match self.devices.get(&hash) {
+            Some(d) => Some(d.clone()),
+            None => {
+                let d = self.store.device_by_token(token)?;
+                if let Some(d) = &d {
+                    self.devices.insert(hash, d.clone());
+                }
+                d
+            }
+        };
+        match found {
+            Some(d) if !d.is_revoked() => Ok(Device {
+                name: d.name,
+                device_id: d.device_id,
+            }),
+            Some(d) => {
+                self.store.log_security(
+                    d.device_id.as_deref(),
+                    "revoked_device",
+                    &format!("revoked device {} called {path}", d.name),
+                )?;
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "revoked",
+                    format!("device {} was revoked; enrol it again to use it", d.name),
+                ))
+            }
+            None => {
+                self.store.log_security(
+                    None,
+                    "unknown_token",
+                    &format!("unknown token on {path}"),
+                )?;
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "bad_token",
+                    "unknown device token: enrol the device on the hub (`tagtally hub enroll-device NAME`)",
+                ))
+            }
+        }
+    }
+
+    /// The merged order for `key` (number or short id), brought up to date.
+    fn merged(&mut self, key: &str, rules: &Rules) -> Result<(String, &mut Cached), ApiError> {
+        self.check_version()?;
         let number = match self.aliases.get(key) {
             Some(n) => n.clone(),
             None => {
@@ -264,14 +376,16 @@ impl Inner {
     ) -> Result<(String, Feed), ApiError> {
         let (number, cached) = self.merged(key, rules)?;
         let merged = cached.merger.view(&cached.list);
-        let rows = self.store.order_events_after(&number, since, FEED_LIMIT)?;
+        let last = cached.last_id;
+        let rows = self
+            .store
+            .order_feed(&number, since, device.unwrap_or(""), FEED_LIMIT)?;
         let more = rows.len() == FEED_LIMIT;
-        let cursor = rows.last().map(|(id, _)| *id).unwrap_or(since);
-        let events = rows
-            .into_iter()
-            .map(|(_, e)| e)
-            .filter(|e| Some(e.device.as_str()) != device && changes_state(e))
-            .collect();
+        let cursor = match rows.last() {
+            Some((id, _)) if more => *id,
+            _ => last.max(since),
+        };
+        let events = rows.into_iter().map(|(_, e)| e).collect();
         Ok((
             number,
             Feed {
@@ -284,12 +398,17 @@ impl Inner {
     }
 }
 
-/// Picks, shorts and undos change an order's state; rejected scans do not.
-fn changes_state(e: &Event) -> bool {
-    match &e.kind {
-        EventKind::Scan { verdict, .. } => matches!(verdict, Verdict::Accepted { .. }),
-        EventKind::Short { .. } | EventKind::Undo { .. } => true,
-    }
+/// The first event whose time is more than a day off the hub's clock (or unreadable),
+/// with the difference in whole days.
+fn clock_skew(events: &[Event]) -> Option<(&Event, i64)> {
+    let now = chrono::Utc::now();
+    events.iter().find_map(|e| {
+        let days = match chrono::DateTime::parse_from_rfc3339(&e.at) {
+            Ok(t) => (t.with_timezone(&chrono::Utc) - now).num_days(),
+            Err(_) => i64::MAX,
+        };
+        (days.abs() >= 1).then_some((e, days))
+    })
 }
 
 // ---- errors ----
@@ -367,10 +486,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        // Refuse an announced oversize body at once, without reading it.
+        let result = match announced {
+            Some(n) if n > BODY_LIMIT => Err(None),
+            _ => Json::<T>::from_request(req, state).await.map_err(Some),
+        };
+        match result {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(r) => {
-                let status = r.status();
+                let status = r
+                    .as_ref()
+                    .map_or(StatusCode::PAYLOAD_TOO_LARGE, JsonRejection::status);
                 Err(if status == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
                         status,
@@ -387,7 +518,8 @@ where
                         "send the body as JSON with content-type: application/json",
                     )
                 } else {
-                    ApiError::bad_request(format!("malformed JSON body: {}", r.body_text()))
+                    let why = r.map(|r| r.body_text()).unwrap_or_default();
+                    ApiError::bad_request(format!("malformed JSON body: {why}"))
                 })
             }
         }
@@ -436,40 +568,8 @@ impl FromRequestParts<Arc<Hub>> for Device {
                 )
             })?;
         let path = parts.uri.path().to_string();
-        hub.with(move |inner, _| {
-            match inner.store.device_by_token(&token)? {
-                Some(d) if !d.is_revoked() => Ok(Device {
-                    name: d.name,
-                    device_id: d.device_id,
-                }),
-                Some(d) => {
-                    inner.store.log_security(
-                        d.device_id.as_deref(),
-                        "revoked_device",
-                        &format!("revoked device {} called {path}", d.name),
-                    )?;
-                    Err(ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        "revoked",
-                        format!(
-                            "device {} was revoked; enrol it again to use it",
-                            d.name
-                        ),
-                    ))
-                }
-                None => {
-                    inner
-                        .store
-                        .log_security(None, "unknown_token", &format!("unknown token on {path}"))?;
-                    Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "bad_token",
-                        "unknown device token: enrol the device on the hub (`tagtally hub enroll-device NAME`)",
-                    ))
-                }
-            }
-        })
-        .await
+        hub.with(move |inner, _| inner.authenticate(&token, &path))
+            .await
     }
 }
 
@@ -502,6 +602,7 @@ async fn join(
                 crate::store::DeviceError::Store(s) => ApiError::from(s),
                 other => ApiError::new(StatusCode::CONFLICT, "join_refused", other.to_string()),
             })?;
+        inner.devices.clear();
         Ok(Json(JoinResponse {
             name: device.name,
             device_id: id,
@@ -655,6 +756,8 @@ async fn push(
     if hub.options.fault == Some(Fault::StallBeforeCommit) {
         std::future::pending::<()>().await;
     }
+    // Serialise the merged state for live streams only if someone watches.
+    let live_watched = hub.live.receiver_count() > 0;
     let (number, response, update) = hub
         .with(move |inner, opts| {
             // Resolve the order first: a push for an unknown order stores nothing.
@@ -685,8 +788,22 @@ async fn push(
                 }
                 Err(PushRefused::Store(e)) => return Err(e.into()),
             };
+            if receipt.new > 0
+                && let Some((e, days)) = clock_skew(&req.events)
+            {
+                // Merging goes by arrival, not by device time: the events are kept as
+                // recorded, and the wrong clock is reported.
+                inner.store.log_security(
+                    Some(&id),
+                    "clock_skew",
+                    &format!(
+                        "event {}/{} says {} ({days:+} days from the hub's clock): check the device's clock",
+                        e.device, e.seq, e.at
+                    ),
+                )?;
+            }
             let (_, feed) = inner.feed(&number, req.since, Some(&id), &opts.rules)?;
-            let update = (receipt.new > 0).then(|| {
+            let update = (receipt.new > 0 && live_watched).then(|| {
                 serde_json::to_string(&feed.merged).expect("merged orders serialise")
             });
             Ok((

@@ -193,6 +193,15 @@ impl Store {
         Ok(changed)
     }
 
+    /// Cap the database at `pages` pages on this connection (SQLite's
+    /// `max_page_count`): a write past it fails as a full disk does. For tests of the
+    /// full-disk path, and for sites that want a hard size limit.
+    pub fn set_max_pages(&mut self, pages: i64) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))
+            .map_err(self.err())
+    }
+
     // ---- hub: devices ----
 
     /// Enrol a device under `name`; returns its token, shown once and kept only hashed.
@@ -414,6 +423,37 @@ impl Store {
             .map_err(&err)?;
         let rows = st
             .query_map(params![order, after, limit as i64], |r| {
+                Ok((r.get::<_, i64>(11)?, event_row(r)?))
+            })
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        rows.into_iter()
+            .map(|(id, e)| e.map(|e| (id, e)).map_err(|m| self.corrupt(m)))
+            .collect()
+    }
+
+    /// What other devices need of an order after hub event `after`: picks, shorts and
+    /// undos not made by `device` (rejected scans change no state), with their ids.
+    pub fn order_feed(
+        &self,
+        order: &str,
+        after: i64,
+        device: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, id FROM events
+                 WHERE order_number = ?1 AND id > ?2 AND device <> ?3
+                   AND (kind <> 'scan' OR verdict = 'accepted')
+                 ORDER BY id LIMIT ?4"
+            ))
+            .map_err(&err)?;
+        let rows = st
+            .query_map(params![order, after, device, limit as i64], |r| {
                 Ok((r.get::<_, i64>(11)?, event_row(r)?))
             })
             .map_err(&err)?

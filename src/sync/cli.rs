@@ -17,9 +17,22 @@ fn block_on<T>(f: impl Future<Output = T>) -> T {
         .block_on(f)
 }
 
-/// `tagtally device join URL TOKEN`.
-pub fn join(store: &mut Store, url: &str, token: &str) -> Result<String, SyncError> {
-    let r = block_on(super::join(store, url, token))?;
+/// `tagtally device join URL TOKEN [--ca PEM]`.
+pub fn join(
+    store: &mut Store,
+    url: &str,
+    token: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<String, SyncError> {
+    let ca = ca
+        .map(|p| {
+            std::fs::read_to_string(p).map_err(|e| SyncError::BadUrl {
+                url: url.to_string(),
+                message: format!("cannot read the hub certificate {}: {e}", p.display()),
+            })
+        })
+        .transpose()?;
+    let r = block_on(super::join(store, url, token, ca.as_deref()))?;
     Ok(format!(
         "joined hub {} as device {} (id {}); `tagtally sync` pulls the open orders",
         url.trim(),
@@ -106,4 +119,18 @@ pub fn print_merged(m: &MergedOrder, out: &mut impl Write) -> std::io::Result<()
         }
     }
     Ok(())
+}
+
+/// Start the background sync for `pick --sync`, on the configured database; status
+/// lines go to standard error.
+pub fn start_background(
+    settings: &crate::config::Settings,
+) -> Result<super::Background, SyncError> {
+    super::Background::start(
+        settings.db_path(),
+        Duration::from_millis(settings.store.busy_timeout_ms),
+        settings.device.id.clone(),
+        super::LoopOptions::default(),
+        std::io::stderr(),
+    )
 }

@@ -34,6 +34,8 @@ use crate::store::{Store, StoreError};
 /// `meta` keys a joined device keeps.
 pub const META_HUB_URL: &str = "hub_url";
 pub const META_HUB_TOKEN: &str = "hub_token";
+/// A PEM certificate to trust for the hub (a site's own CA or a self-signed hub).
+pub const META_HUB_CA: &str = "hub_ca";
 const META_PACKAGES_CURSOR: &str = "hub_packages_cursor";
 
 /// Events sent in one push (the hub takes at most [`crate::hub::api::MAX_PUSH_EVENTS`]).
@@ -75,11 +77,12 @@ pub enum SyncError {
 impl SyncError {
     /// Worth retrying later without a person doing anything.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            SyncError::Unreachable { .. } | SyncError::Server { .. } => true,
-            SyncError::Store(StoreError::Locked { .. }) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            SyncError::Unreachable { .. }
+                | SyncError::Server { .. }
+                | SyncError::Store(StoreError::Locked { .. })
+        )
     }
 }
 
@@ -94,6 +97,16 @@ pub struct Client {
 impl Client {
     /// `timeout` bounds each request (a live stream is not bounded).
     pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Client, SyncError> {
+        Client::with_ca(url, token, timeout, None)
+    }
+
+    /// As [`Client::new`], also trusting the PEM certificate(s) `ca` for https.
+    pub fn with_ca(
+        url: &str,
+        token: &str,
+        timeout: Duration,
+        ca: Option<&str>,
+    ) -> Result<Client, SyncError> {
         let bad = |message: String| SyncError::BadUrl {
             url: url.to_string(),
             message,
@@ -102,11 +115,17 @@ impl Client {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(bad("use http://HOST:PORT or https://HOST:PORT".into()));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .read_timeout(timeout)
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+            .read_timeout(timeout);
+        if let Some(pem) = ca {
+            for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| bad(format!("the hub certificate to trust: {e}")))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| bad(e.to_string()))?;
         Ok(Client {
             http,
             base,
@@ -118,7 +137,8 @@ impl Client {
     pub fn joined(store: &Store, timeout: Duration) -> Result<Client, SyncError> {
         let url = store.meta(META_HUB_URL)?.ok_or(SyncError::NotJoined)?;
         let token = store.meta(META_HUB_TOKEN)?.ok_or(SyncError::NotJoined)?;
-        Client::new(&url, &token, timeout)
+        let ca = store.meta(META_HUB_CA)?;
+        Client::with_ca(&url, &token, timeout, ca.as_deref())
     }
 
     pub fn base(&self) -> &Url {
@@ -415,14 +435,23 @@ pub async fn push_outbox(
 
 /// `tagtally device join URL TOKEN`: check the token with the hub, bind this
 /// database's device id to it, and keep URL and token in the database.
-pub async fn join(store: &mut Store, url: &str, token: &str) -> Result<JoinResponse, SyncError> {
-    let client = Client::new(url, token, Duration::from_secs(10))?;
+pub async fn join(
+    store: &mut Store,
+    url: &str,
+    token: &str,
+    ca: Option<&str>,
+) -> Result<JoinResponse, SyncError> {
+    let client = Client::with_ca(url, token, Duration::from_secs(10), ca)?;
     let r = client.join(store.device_id()).await?;
     let base = client.base().to_string();
-    store.set_meta(&[
+    let mut meta = vec![
         (META_HUB_URL, base.as_str()),
         (META_HUB_TOKEN, token.trim()),
-    ])?;
+    ];
+    if let Some(ca) = ca {
+        meta.push((META_HUB_CA, ca));
+    }
+    store.set_meta(&meta)?;
     Ok(r)
 }
 

@@ -1,0 +1,265 @@
+//! Devices and a hub together, on real SQLite files and a real loopback hub: picks
+//! converge, conflicts become exceptions, an offline device drains in order, and a
+//! hub killed with -9 between commit and answer loses nothing and doubles nothing.
+
+#[path = "support/hub.rs"]
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+use tagtally::domain::Package;
+use tagtally::domain::merge::ExceptionKind;
+use tagtally::sync::{self, Client, SyncError};
+use tagtally::tag::MetrcTag;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_device_gets_already_scanned_once_it_has_heard() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    let mut b = site.device("vault-2", &hub.url()).await;
+    assert_eq!(a.pick(&[T1]), vec!["accepted"]);
+    let r = a.sync().await.unwrap();
+    assert_eq!((r.pushed, r.waiting), (1, 0));
+    let r = b.sync().await.unwrap();
+    assert_eq!(r.received, 1);
+    assert_eq!(b.pick(&[T1, T2]), vec!["already_scanned", "accepted"]);
+    b.sync().await.unwrap();
+    a.sync().await.unwrap();
+    // Both devices and the hub count the same two picks.
+    let merged = a.client.order(ORDER).await.unwrap();
+    assert_eq!(merged.progress.picked, 2);
+    assert!(merged.exceptions.is_empty(), "{:?}", merged.exceptions);
+    for d in [&a, &b] {
+        assert_eq!(
+            tagtally::app::status(&d.store, ORDER).unwrap(),
+            merged.progress
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_tag_picked_offline_on_two_devices_counts_once_with_an_exception() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    let mut b = site.device("vault-2", &hub.url()).await;
+    // Neither has heard of the other: both accept.
+    assert_eq!(a.pick(&[T1]), vec!["accepted"]);
+    assert_eq!(b.pick(&[T1]), vec!["accepted"]);
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    let merged = b.client.order(ORDER).await.unwrap();
+    assert_eq!(merged.progress.picked, 1, "counted once");
+    assert_eq!(merged.exceptions.len(), 1);
+    let e = &merged.exceptions[0];
+    assert_eq!(e.device, b.id());
+    assert_eq!(
+        e.kind,
+        ExceptionKind::AlreadyPicked {
+            by_device: a.id(),
+            by_seq: 1
+        }
+    );
+    assert!(
+        e.message
+            .contains(&format!("already picked on device {}", a.id()))
+    );
+    // The devices converge on the same count.
+    a.sync().await.unwrap();
+    assert_eq!(tagtally::app::status(&a.store, ORDER).unwrap().picked, 1);
+    assert_eq!(tagtally::app::status(&b.store, ORDER).unwrap().picked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_put_on_hold_while_a_device_was_offline_becomes_an_exception() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    assert_eq!(a.pick(&[T2]), vec!["accepted"]);
+    // Meanwhile the hub learns from Metrc that the package is on hold.
+    let mut hub_store = site.hub_store();
+    let tag = MetrcTag::new(T2).unwrap();
+    let held = Package {
+        on_hold: true,
+        last_modified: "2099-01-01T00:00:00.000Z".into(),
+        ..hub_store.packages(std::slice::from_ref(&tag)).unwrap()[&tag].clone()
+    };
+    hub_store.import_packages(&[held]).unwrap();
+    a.sync().await.unwrap();
+    let merged = a.client.order(ORDER).await.unwrap();
+    assert_eq!(merged.exceptions.len(), 1, "{:?}", merged.exceptions);
+    assert!(matches!(
+        merged.exceptions[0].kind,
+        ExceptionKind::Ineligible { .. }
+    ));
+    // A device joining now takes in the hold and the pick: a rescan is already scanned.
+    let mut b = site.device("vault-2", &hub.url()).await;
+    assert!(b.store.tag_facts(&tag).unwrap().package.unwrap().on_hold);
+    assert_eq!(b.pick(&[T2]), vec!["already_scanned"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_device_keeps_picking_and_drains_oldest_first_when_the_hub_returns() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    let addr = hub.stop();
+    // Offline: picks are answered at once and queue up.
+    let lines = [T1, T2, "junk", T4, T1];
+    assert_eq!(
+        a.pick(&lines),
+        vec![
+            "accepted",
+            "accepted",
+            "not_a_tag",
+            "accepted",
+            "already_scanned"
+        ]
+    );
+    let err = a.sync().await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(matches!(err, SyncError::Unreachable { .. }));
+    assert_eq!(a.store.outbox_len().unwrap(), 5);
+    // The hub returns on the same database and port.
+    let hub = TestHub::start(&site.hub_db(), Some(addr));
+    let r = a.sync().await.unwrap();
+    assert_eq!((r.pushed, r.duplicates, r.waiting), (5, 0, 0));
+    let on_hub = site.hub_store().order_events_after(ORDER, 0, 100).unwrap();
+    let seqs: Vec<i64> = on_hub.iter().map(|(_, e)| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5], "arrived oldest first");
+    let r = a.sync().await.unwrap();
+    assert_eq!((r.pushed, r.duplicates), (0, 0), "nothing sent twice");
+    drop(hub);
+}
+
+/// Pick through the real `tagtally pick --sync` child against a hub child.
+#[test]
+fn pick_with_background_sync_reaches_the_hub() {
+    let site = Site::new();
+    let hub = ChildHub::start(&site.hub_db(), "127.0.0.1:0", None);
+    let token = site.enroll("handheld-1");
+    let db = site.dir.path().join("handheld.db");
+    let run = |args: &[&str], stdin: &str| {
+        let mut c = Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env_remove("TAGTALLY_CONFIG")
+            .env("XDG_CONFIG_HOME", site.dir.path())
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["device", "join", &hub.url(), &token], "");
+    let out = run(&["sync"], "");
+    assert!(out.contains("2 open orders"), "{out}");
+    let out = run(
+        &["pick", ORDER, "--sync", "--json"],
+        &format!("{T1}\n{T2}\n"),
+    );
+    assert_eq!(out.lines().count(), 2);
+    eventually("the picks on the hub", || site.hub_events() == 2);
+    let out = run(&["status", ORDER, "--hub", &hub.url(), "--json"], "");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["picked"], 2);
+    assert_eq!(v["exceptions"], serde_json::json!([]));
+}
+
+/// kill -9 of the hub between its durable commit and its answer: the device retries,
+/// the hub recognises the events, nothing is lost or doubled. And before the commit:
+/// nothing was kept, the retry stores the events once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_mid_push_loses_nothing_and_doubles_nothing() {
+    for (fault, held_after_kill) in [("stall-after-commit", 3), ("stall-before-commit", 0)] {
+        let site = Site::new();
+        let hub = ChildHub::start(&site.hub_db(), "127.0.0.1:0", None);
+        let mut a = site.device("vault-1", &hub.url()).await;
+        let addr = hub.addr.clone();
+        hub.kill9();
+        let hub = ChildHub::start(&site.hub_db(), &addr, Some(fault));
+        assert_eq!(
+            a.pick(&[T1, T2, "1A4060300003C35000010004"]),
+            vec!["accepted"; 3]
+        );
+        // The hub stalls; the device gives up waiting.
+        let impatient = Client::joined(&a.store, Duration::from_secs(1)).unwrap();
+        let err = sync::sync_once(&mut a.store, &impatient).await.unwrap_err();
+        assert!(err.is_retryable(), "{fault}: {err}");
+        assert_eq!(
+            a.store.outbox_len().unwrap(),
+            3,
+            "{fault}: not acknowledged"
+        );
+        hub.kill9();
+        assert_eq!(site.hub_events(), held_after_kill, "{fault}");
+        let hub = ChildHub::start(&site.hub_db(), &addr, None);
+        let r = a.sync().await.unwrap();
+        assert_eq!(r.pushed + r.duplicates, 3, "{fault}: {r:?}");
+        assert_eq!(r.duplicates, held_after_kill as usize, "{fault}");
+        assert_eq!(r.waiting, 0);
+        assert_eq!(site.hub_events(), 3, "{fault}: exactly once");
+        let merged = a.client.order(ORDER).await.unwrap();
+        assert_eq!(merged.progress.picked, 3, "{fault}");
+        drop(hub);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_keeps_its_queue_and_is_told_why() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    a.pick(&[T1]);
+    site.hub_store().revoke_device("vault-1").unwrap();
+    let err = a.sync().await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("revoked"), "{err}");
+    assert_eq!(a.store.outbox_len().unwrap(), 1, "nothing dropped");
+    assert_eq!(site.hub_events(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_an_order_unknown_to_the_hub_stay_queued_and_do_not_block_others() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    // An order imported only on the device.
+    let csv = "order,buyer,buyer_license,line,sku,batch,tag\nSO-LOCAL,Corner,LIC,1,SD,SD-0105,1A4060300003C35000010031\n";
+    let path = site.dir.path().join("local.csv");
+    std::fs::write(&path, csv).unwrap();
+    tagtally::app::import_orders(&mut a.store, &path).unwrap();
+    {
+        let mut s = tagtally::app::pick::PickSession::open(
+            &mut a.store,
+            "SO-LOCAL",
+            Default::default(),
+            Default::default(),
+        )
+        .unwrap();
+        s.scan(&tagtally::scan::Frame {
+            bytes: b"1A4060300003C35000010031".to_vec(),
+            len: 24,
+        })
+        .unwrap();
+    }
+    a.pick(&[T1]);
+    let r = a.sync().await.unwrap();
+    assert_eq!(r.pushed, 1);
+    assert_eq!(r.waiting, 1);
+    assert!(r.refused[0].contains("SO-LOCAL"), "{:?}", r.refused);
+}
