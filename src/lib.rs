@@ -15,6 +15,8 @@
 //! - [`scan`]: scanner sources and the shared line framing.
 //! - [`app`]: what each command does (import, pick, status, demo), used by `main.rs`.
 //! - [`config`]: one `Settings` struct, layered defaults < file < environment.
+//! - [`ui`]: the Slint touch app (the only code that touches generated Slint types),
+//!   its headless platform and screenshots.
 //!
 //! See `ARCHITECTURE.md` for the invariants that hold between them.
 
@@ -26,3 +28,4 @@ pub mod scan;
 pub mod store;
 pub mod synthetic;
 pub mod tag;
+pub mod ui;

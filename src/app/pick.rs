@@ -25,7 +25,7 @@ pub struct PickSession<'s> {
 }
 
 /// What one scan got, ready to print.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Answer {
     /// The line as received (lossy UTF-8, without terminator, cut to the kept length).
     pub input: String,
@@ -44,6 +44,10 @@ pub struct Answer {
     pub complete: bool,
     /// The event's sequence number on this device; `None` when nothing was recorded.
     pub seq: Option<i64>,
+    /// The scanner source, e.g. `stdin` or `serial:/dev/ttyACM0`.
+    pub source: String,
+    /// True when key timing says a person typed the line rather than a scanner.
+    pub manual: bool,
 }
 
 impl<'s> PickSession<'s> {
@@ -66,6 +70,11 @@ impl<'s> PickSession<'s> {
             list,
             state,
         })
+    }
+
+    /// The store, for reads beside the pick (order lists).
+    pub fn store(&self) -> &Store {
+        self.store
     }
 
     pub fn list(&self) -> &PickList {
@@ -156,6 +165,8 @@ impl<'s> PickSession<'s> {
             total: progress.total,
             complete: progress.complete,
             seq,
+            source: String::new(),
+            manual: false,
         }
     }
 

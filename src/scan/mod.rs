@@ -3,8 +3,9 @@
 
 pub mod camera;
 pub mod framing;
+pub mod wedge;
 
-pub use framing::{Frame, LineFramer};
+pub use framing::{Frame, LineFramer, Terminator};
 
 use std::time::SystemTime;
 
