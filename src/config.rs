@@ -78,12 +78,16 @@ impl TagSettings {
 pub struct ScanSettings {
     /// Longest scanner line taken as a scan; longer input is answered `not_a_tag`.
     pub max_line_bytes: usize,
+    /// Scanner sources read when a command names none (`--source`), e.g.
+    /// `["serial:/dev/ttyACM0?profile=honeywell-1900-usb-serial"]`. Empty: standard input.
+    pub sources: Vec<String>,
 }
 
 impl Default for ScanSettings {
     fn default() -> Self {
         ScanSettings {
             max_line_bytes: 4096,
+            sources: vec![],
         }
     }
 }
@@ -167,7 +171,15 @@ impl Settings {
             set_path(&mut merged, &keys, env_value(value));
             check(&merged, &layer)?;
         }
-        check(&merged, "merged settings")
+        let settings = check(&merged, "merged settings")?;
+        for spec in &settings.scan.sources {
+            spec.parse::<crate::scan::SourceSpec>()
+                .map_err(|message| ConfigError::Invalid {
+                    layer: "scan.sources".into(),
+                    message,
+                })?;
+        }
+        Ok(settings)
     }
 
     /// The database file: the setting, else the XDG data dir, else `./tagtally.db`.
@@ -310,6 +322,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("TAGTALLY_TAGS__LENIENT"), "{e}");
+        let e = Settings::from_layers(Some(("s.toml", "[scan]\nsources = [\"usb:x\"]\n")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("scan.sources") && e.contains("unknown source kind"),
+            "{e}"
+        );
         let e = Settings::from_layers(Some(("bad.toml", "[tags")), &[])
             .unwrap_err()
             .to_string();

@@ -13,6 +13,10 @@
 //!   CSV; bytes in, domain values or a precise error out.
 //! - [`store`]: the only code that speaks SQL: migrations, packages, orders, events.
 //! - [`scan`]: scanner sources and the shared line framing.
+//! - [`hub`]: the facility hub, an axum service: devices, orders, the merge of
+//!   their events, live progress, OpenAPI at `/openapi.json`.
+//! - [`sync`]: the device's client of the hub (the only reqwest user): outbox push,
+//!   pulls, backoff, background sync beside a pick.
 //! - [`app`]: what each command does (import, pick, status, demo), used by `main.rs`.
 //! - [`config`]: one `Settings` struct, layered defaults < file < environment.
 //! - [`ui`]: the Slint touch app (the only code that touches generated Slint types),
@@ -23,9 +27,11 @@
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod hub;
 pub mod import;
 pub mod scan;
 pub mod store;
+pub mod sync;
 pub mod synthetic;
 pub mod tag;
 pub mod ui;

@@ -2,7 +2,7 @@
 //! call into the library.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use slint::ComponentHandle;
 use tagtally::app::{self, pick::PickSession};
 use tagtally::config::Settings;
+use tagtally::scan::{SourceSpec, Sources, open_source};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +50,34 @@ enum Command {
         /// Why the line is short, or why the pick is undone.
         #[arg(long)]
         reason: Option<String>,
+        /// Scanner source(s) to read instead of standard input, e.g.
+        /// `serial:/dev/ttyACM0?baud=9600`, `hid:0c2e:0b61`, `replay:FILE` (repeatable).
+        #[arg(long = "source", value_name = "SPEC")]
+        sources: Vec<String>,
+    },
+    /// Print each scan from the given source(s) as it arrives: source, raw bytes, tag.
+    ScanTest {
+        /// Scanner source(s), as for `pick --source` (default: standard input).
+        #[arg(long = "source", value_name = "SPEC")]
+        sources: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the serial ports and input devices that could be scanners.
+    Scanners,
+    /// Decode still images (PNG, JPEG) as camera frames: the tags found, any other
+    /// barcode as not a tag, and the decode time of each.
+    Decode {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Accept lenient [0-9A-Z]{24} tags (as `tags.lenient`).
+        #[arg(long)]
+        lenient: bool,
+        /// List every barcode in each image, not just up to the first tag.
+        #[arg(long)]
+        all: bool,
     },
     /// Show an order's progress per line.
     Status {
@@ -127,6 +156,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             short,
             undo,
             reason,
+            sources,
         } => {
             let mut store = app::open_store(&settings)?;
             let mut session = PickSession::open(
@@ -147,8 +177,74 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let p = session.undo(&tag, &reason()?)?;
                 app::print_progress(&p, &mut out)?;
             } else {
-                let stdin = io::stdin();
-                session.run(stdin.lock(), &mut out, json, settings.scan.max_line_bytes)?;
+                let mut running = start_sources(&sources, &settings)?;
+                let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
+                running.stop();
+                result?;
+            }
+        }
+        Command::ScanTest { sources, json } => {
+            let mut running = start_sources(&sources, &settings)?;
+            let result =
+                app::scan_test::run(running.events(), &settings.tags.parser(), &mut out, json);
+            running.stop();
+            result?;
+        }
+        Command::Decode {
+            images,
+            json,
+            lenient,
+            all,
+        } => {
+            let mut parser = settings.tags.parser();
+            parser.lenient |= lenient;
+            let mut decoder = tagtally::scan::camera::decode::Decoder::new(parser);
+            decoder.stop_at_first_tag = !all;
+            let summary = app::decode::run(&images, json, &decoder, &mut out)?;
+            if summary.failed > 0 {
+                anyhow::bail!(
+                    "{} of {} images could not be read",
+                    summary.failed,
+                    images.len()
+                );
+            }
+        }
+        Command::Scanners => {
+            let ports = tagtally::scan::serial::list_ports();
+            writeln!(out, "serial ports ({}):", ports.len())?;
+            for p in ports {
+                writeln!(
+                    out,
+                    "  serial:{}  ({}{})",
+                    p.path.display(),
+                    p.device.display(),
+                    p.usb.map(|u| format!(", USB {u}")).unwrap_or_default()
+                )?;
+            }
+            let inputs = tagtally::scan::hid::list_inputs();
+            writeln!(out, "input devices with keys ({}):", inputs.len())?;
+            for i in inputs {
+                writeln!(
+                    out,
+                    "  hid:{:04x}:{:04x}  {}  {}{}",
+                    i.vendor,
+                    i.product,
+                    i.path.display(),
+                    i.name,
+                    if i.looks_like_scanner {
+                        "  (looks like a scanner)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+            if !Path::new("/dev/input").exists() {
+                writeln!(out, "  (this machine has no /dev/input)")?;
+            }
+            let cameras = tagtally::scan::camera::v4l2::list_cameras();
+            writeln!(out, "cameras ({}):", cameras.len())?;
+            for (path, card) in cameras {
+                writeln!(out, "  camera:{}  {card}", path.display())?;
             }
         }
         Command::Status { order, json } => {
@@ -192,7 +288,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::App => {
             let store = app::open_store(&settings)?;
-            let ui = tagtally::ui::App::new(&settings, store, false)?;
+            let mut ui = tagtally::ui::App::new(&settings, store, false)?;
+            ui.start_scanners(&settings).map_err(anyhow::Error::msg)?;
             ui.window.run()?;
         }
         Command::Demo { terminal } => {
@@ -242,8 +339,10 @@ fn demo(mut settings: Settings, out: &mut impl Write) -> Result<()> {
             settings.tags.parser(),
             settings.rules.clone(),
         )?;
-        let stdin = io::stdin();
-        session.run(stdin.lock(), out, false, settings.scan.max_line_bytes)?;
+        let mut running = start_sources(&[], &settings)?;
+        let result = session.run(running.events(), out, &mut io::stderr(), false);
+        running.stop();
+        result?;
         writeln!(out)?;
         app::print_progress(&session.progress(), out)?;
         Ok(())
@@ -266,6 +365,31 @@ fn demo_window(mut settings: Settings) -> Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Start the named scanner sources; none named means those of the settings, and
+/// none there means standard input.
+fn start_sources(specs: &[String], settings: &Settings) -> Result<Sources> {
+    let specs = if specs.is_empty() {
+        &settings.scan.sources[..]
+    } else {
+        specs
+    };
+    let specs: Vec<SourceSpec> = if specs.is_empty() {
+        vec![SourceSpec::Stdin]
+    } else {
+        specs
+            .iter()
+            .map(|s| s.parse::<SourceSpec>().map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?
+    };
+    let mut running = Sources::new();
+    for spec in &specs {
+        let source = open_source(spec, settings.scan.max_line_bytes, &settings.tags.parser())
+            .map_err(anyhow::Error::msg)?;
+        running.start(source);
+    }
+    Ok(running)
 }
 
 fn init_tracing(filter: &str) {

@@ -69,6 +69,46 @@ pub fn order_json(number: &str, allocated: usize, packages: usize) -> Value {
            "line_items": items})
 }
 
+/// A grey camera-like frame of `width` x `height` with `text` drawn as a barcode of
+/// `format` in the middle (white background, a quiet zone, `module` pixels a module):
+/// for camera-source tests and demos without a camera.
+pub fn barcode_frame(
+    text: &str,
+    format: rxing::BarcodeFormat,
+    module: u32,
+    width: u32,
+    height: u32,
+) -> Result<crate::scan::camera::decode::GreyImage, String> {
+    use rxing::Writer;
+    let matrix = rxing::MultiFormatWriter
+        .encode(text, &format, 0, 0)
+        .map_err(|e| format!("cannot encode {text:?} as {format:?}: {e}"))?;
+    let (mw, mh) = (matrix.getWidth(), matrix.getHeight());
+    // 1D symbologies come back one row high: give them a height of their own.
+    let rows = if mh == 1 { (mw / 4).max(20) } else { mh };
+    let (bw, bh) = (mw * module, rows * if mh == 1 { 1 } else { module });
+    if bw + 20 * module > width || bh + 20 * module > height {
+        return Err(format!(
+            "a {bw}x{bh} barcode does not fit a {width}x{height} frame"
+        ));
+    }
+    let (x0, y0) = ((width - bw) / 2, (height - bh) / 2);
+    let mut pixels = vec![235u8; (width * height) as usize];
+    for y in 0..bh {
+        for x in 0..bw {
+            let my = if mh == 1 { 0 } else { y / module };
+            if matrix.get(x / module, my) {
+                pixels[((y0 + y) * width + x0 + x) as usize] = 25;
+            }
+        }
+    }
+    Ok(crate::scan::camera::decode::GreyImage {
+        width,
+        height,
+        pixels,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,7 @@ fn the_touch_app() {
     a_scanned_package_opens_its_order(&h);
     scans_are_answered_while_a_dialog_is_open(&h);
     short_pick_by_taps(&h);
+    a_scanner_source_feeds_the_screen(&h);
     the_handheld_portrait_layout(&h);
     screens_match_their_references(&h);
 }
@@ -192,6 +193,30 @@ fn short_pick_by_taps(h: &Headless) {
     });
     assert!(ok, "line 2 is shorted by three");
     assert!(!ui.pick().get_short_open());
+}
+
+fn a_scanner_source_feeds_the_screen(h: &Headless) {
+    h.resize(1280, 800);
+    let db = DemoDb::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scans.txt");
+    std::fs::write(&file, "1A4060300003C35000010011\r\n").unwrap();
+    let mut settings = db.settings.clone();
+    settings.scan.sources = vec![format!("replay:{}", file.display())];
+    let mut app = App::new(&settings, db.store().unwrap(), false).unwrap();
+    app.window.show().unwrap();
+    app.start_scanners(&settings).unwrap();
+    let pick = app.window.global::<PickAdapter>();
+    let ok = h.pump_until(WAIT, || {
+        pick.get_banner_visible() && pick.get_banner_word() == "ACCEPTED"
+    });
+    assert!(ok, "a replayed scan opens its order and is accepted");
+    assert_eq!(pick.get_order(), "SO-1001");
+    assert!(
+        pick.get_status().contains("replay:"),
+        "{}",
+        pick.get_status()
+    );
 }
 
 fn the_handheld_portrait_layout(h: &Headless) {

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod pick;
+pub mod scan_test;
 pub mod station;
 
 use std::io::Write;

@@ -4,14 +4,15 @@
 //! [`decide`] -> [`Store::append`] (durable) -> answer. The answer is written only after
 //! the event is committed, so a scan that was answered is never lost.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
+use std::sync::mpsc::Receiver;
 
 use chrono::Local;
 use serde::Serialize;
 
 use crate::domain::pick::{Progress, decide};
 use crate::domain::{EventKind, PickList, PickState, Rules, Verdict};
-use crate::scan::{Frame, LineFramer};
+use crate::scan::{Frame, ScanEvent, SourceEvent};
 use crate::store::{Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
 
@@ -85,16 +86,31 @@ impl<'s> PickSession<'s> {
         self.state.progress(&self.list)
     }
 
+    /// Check one scan from a source: [`PickSession::scan`], except that a scan the
+    /// source already refused (a camera's decoy) is answered `not_a_tag` unparsed.
+    pub fn scan_event(&mut self, scan: &ScanEvent) -> Result<Answer, StoreError> {
+        self.check(&scan.frame(), scan.refused)
+    }
+
     /// Check one scanner line, record it durably, and answer. Only a store failure is
     /// an `Err`, and then nothing was recorded and nothing is answered.
     pub fn scan(&mut self, frame: &Frame) -> Result<Answer, StoreError> {
+        self.check(frame, None)
+    }
+
+    fn check(&mut self, frame: &Frame, refused: Option<NotATag>) -> Result<Answer, StoreError> {
         let input = String::from_utf8_lossy(&frame.bytes).into_owned();
-        let parsed = if frame.overflowed() {
-            Err(NotATag::Malformed)
-        } else {
-            self.parser.parse(&frame.bytes)
+        let parsed = match refused {
+            Some(reason) => Err(reason),
+            None if frame.overflowed() => Err(NotATag::Malformed),
+            None => self.parser.parse(&frame.bytes),
         };
-        if frame.bytes.iter().all(u8::is_ascii_whitespace) && !frame.overflowed() {
+        if frame
+            .bytes
+            .iter()
+            .all(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+            && !frame.overflowed()
+        {
             // An empty line is not a scan: answer it, record nothing.
             return Ok(self.answer(
                 input,
@@ -108,6 +124,7 @@ impl<'s> PickSession<'s> {
                 "Empty line: nothing was scanned.".into(),
             ));
         }
+        self.follow_other_devices()?;
         let facts = match &parsed {
             Ok(tag) => self.store.tag_facts(tag)?,
             Err(_) => Default::default(),
@@ -170,6 +187,19 @@ impl<'s> PickSession<'s> {
         }
     }
 
+    /// Take in what another connection wrote since the last scan (the background
+    /// sync: other devices' picks, the hub's allocation), so a tag picked on another
+    /// device is `already_scanned` here. One cheap check when nothing changed.
+    pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
+        if self.store.changed_elsewhere()? {
+            let order = self.store.find_order(&self.list.order)?;
+            let (list, state) = self.store.pick_list(&order)?;
+            self.list = list;
+            self.state = state;
+        }
+        Ok(())
+    }
+
     /// Record that the rest of a line will not be picked.
     pub fn short(&mut self, line: &str, reason: &str) -> Result<Progress, PickError> {
         if self.list.line(line).is_none() {
@@ -220,51 +250,39 @@ impl<'s> PickSession<'s> {
         Ok(self.progress())
     }
 
-    /// Answer every line of `input` as it arrives, until end of input. With `json`, one
-    /// JSON object per line; otherwise one human-readable line. Output is flushed per
-    /// answer. Stops early only on a store or output failure.
+    /// Answer every scan from `events` as it arrives, until every source has ended.
+    /// With `json`, one JSON object per scan on `out`; otherwise one human-readable
+    /// line. Output is flushed per answer. Source status ("unplugged: reconnecting")
+    /// goes to `status`. Stops early only on a store or output failure.
     pub fn run(
         &mut self,
-        mut input: impl BufRead,
+        events: &Receiver<SourceEvent>,
         out: &mut impl Write,
+        status: &mut impl Write,
         json: bool,
-        max_line: usize,
     ) -> Result<(), PickError> {
-        let mut framer = LineFramer::new(max_line);
-        loop {
-            let chunk = match input.fill_buf() {
-                Ok([]) => break,
-                Ok(c) => c.to_vec(),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(PickError::Input(e)),
-            };
-            input.consume(chunk.len());
-            let mut frames = Vec::new();
-            framer.push(&chunk, |f| frames.push(f));
-            for f in frames {
-                self.answer_frame(&f, out, json)?;
+        for event in events {
+            match event {
+                SourceEvent::Scan(scan) => {
+                    let mut a = self.scan_event(&scan)?;
+                    a.source = scan.source;
+                    a.manual = scan.manual;
+                    if json {
+                        serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "{}", human(&a))?;
+                    }
+                    out.flush()?;
+                }
+                SourceEvent::Status {
+                    source, message, ..
+                } => {
+                    writeln!(status, "[{source}] {message}")?;
+                    status.flush()?;
+                }
             }
         }
-        if let Some(f) = framer.finish() {
-            self.answer_frame(&f, out, json)?;
-        }
-        Ok(())
-    }
-
-    fn answer_frame(
-        &mut self,
-        f: &Frame,
-        out: &mut impl Write,
-        json: bool,
-    ) -> Result<(), PickError> {
-        let a = self.scan(f)?;
-        if json {
-            serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
-            writeln!(out)?;
-        } else {
-            writeln!(out, "{}", human(&a))?;
-        }
-        out.flush()?;
         Ok(())
     }
 }
@@ -310,8 +328,6 @@ pub enum PickError {
     NotATag(String),
     #[error("{tag} is not picked on order {order}; nothing to undo")]
     NotPicked { tag: MetrcTag, order: String },
-    #[error("cannot read scanner input: {0}")]
-    Input(std::io::Error),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use crate::config::Settings;
 use crate::domain::pick::Progress;
-use crate::scan::Frame;
+use crate::scan::ScanEvent;
 use crate::store::{OrderSummary, Store, StoreError};
 
 use super::pick::{Answer, PickSession};
@@ -24,8 +24,10 @@ pub enum Command {
     OpenOrder(String),
     /// Leave the open order.
     CloseOrder,
-    /// One scan from `source`.
-    Scan { source: String, frame: Frame },
+    /// One scan from a source.
+    Scan(ScanEvent),
+    /// A scanner's status ("unplugged: reconnecting"), to show.
+    Status(String),
     /// Short the rest of a line.
     Short { line: String, reason: String },
 }
@@ -40,11 +42,16 @@ pub enum Update {
     /// An order was opened: its buyer and progress.
     Opened { buyer: String, progress: Progress },
     /// A scan was checked and recorded (`answer.seq`), or answered without a record.
-    Answer { answer: Answer, progress: Progress },
+    Answer {
+        answer: Box<Answer>,
+        progress: Progress,
+    },
     /// A short pick was recorded.
     Progress(Progress),
     /// The order was left.
     Closed,
+    /// A scanner's status.
+    Status(String),
     /// Something went wrong; nothing was recorded for it.
     Error(String),
 }
@@ -108,18 +115,11 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
             Command::OpenOrder(key) => {
                 next = pick_loop(&mut store, &settings, &key, None, &rx, &report);
             }
-            Command::Scan { source, frame } => {
+            Command::Scan(scan) => {
                 // No order open: a scanned package opens the order it belongs to.
-                match order_of(&store, &settings, &frame) {
+                match order_of(&store, &settings, &scan) {
                     Some(order) => {
-                        next = pick_loop(
-                            &mut store,
-                            &settings,
-                            &order,
-                            Some((source, frame)),
-                            &rx,
-                            &report,
-                        );
+                        next = pick_loop(&mut store, &settings, &order, Some(scan), &rx, &report);
                     }
                     None => report(Update::Error(
                         "Open an order first: that scan is not a package of an open order.".into(),
@@ -127,6 +127,7 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
                 }
             }
             Command::CloseOrder => report(Update::Closed),
+            Command::Status(s) => report(Update::Status(s)),
             Command::Short { .. } => report(Update::Error("No order is open.".into())),
         }
     }
@@ -154,8 +155,11 @@ fn list(store: &Store, search: String) -> Update {
 }
 
 /// The open order a scanned package is allocated to, if any.
-fn order_of(store: &Store, settings: &Settings, frame: &Frame) -> Option<String> {
-    let tag = settings.tags.parser().parse(&frame.bytes).ok()?;
+fn order_of(store: &Store, settings: &Settings, scan: &ScanEvent) -> Option<String> {
+    if scan.refused.is_some() {
+        return None;
+    }
+    let tag = settings.tags.parser().parse(&scan.raw).ok()?;
     let facts = store.tag_facts(&tag).ok()?;
     facts.allocated_to.into_iter().next().map(|(o, _)| o)
 }
@@ -166,7 +170,7 @@ fn pick_loop(
     store: &mut Store,
     settings: &Settings,
     key: &str,
-    first_scan: Option<(String, Frame)>,
+    first_scan: Option<ScanEvent>,
     rx: &Receiver<Command>,
     report: &impl Fn(Update),
 ) -> Option<Command> {
@@ -182,18 +186,19 @@ fn pick_loop(
         buyer: session.list().buyer.clone(),
         progress: session.progress(),
     });
-    let mut pending = first_scan.map(|(source, frame)| Command::Scan { source, frame });
+    let mut pending = first_scan.map(Command::Scan);
     loop {
         let cmd = match pending.take() {
             Some(c) => c,
             None => rx.recv().ok()?,
         };
         match cmd {
-            Command::Scan { source, frame } => match session.scan(&frame) {
+            Command::Scan(scan) => match session.scan_event(&scan) {
                 Ok(mut answer) => {
-                    answer.source = source;
+                    answer.source = scan.source;
+                    answer.manual = scan.manual;
                     report(Update::Answer {
-                        answer,
+                        answer: Box::new(answer),
                         progress: session.progress(),
                     });
                 }
@@ -206,6 +211,7 @@ fn pick_loop(
                 Err(e) => report(Update::Error(e.to_string())),
             },
             Command::ListOrders { search } => report(list(session.store(), search)),
+            Command::Status(s) => report(Update::Status(s)),
             Command::CloseOrder => {
                 report(Update::Closed);
                 return None;

@@ -5,6 +5,7 @@
 //! [`Verdict`]), never an `Err`.
 
 pub mod event;
+pub mod merge;
 pub mod order;
 pub mod package;
 pub mod pick;

@@ -345,7 +345,7 @@ impl PickState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub order: String,
     pub picked: usize,
@@ -354,7 +354,7 @@ pub struct Progress {
     pub lines: Vec<LineProgress>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LineProgress {
     pub id: String,
     pub label: String,

@@ -22,7 +22,13 @@ use crate::domain::{
 };
 use crate::tag::MetrcTag;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+mod sync;
+pub use sync::{DeviceError, DeviceRecord, PushRefused, Receipt, SecurityEntry, token_hash};
+
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    ("0002_sync", include_str!("migrations/0002_sync.sql")),
+];
 
 /// What went wrong with the database, said so a person can act on it.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +93,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     device: String,
+    /// `PRAGMA data_version` when last checked by [`Store::changed_elsewhere`].
+    seen_version: Option<i64>,
 }
 
 impl Store {
@@ -104,6 +112,7 @@ impl Store {
             conn,
             path: path.into(),
             device: String::new(),
+            seen_version: None,
         };
         store.setup(busy_timeout)?;
         Ok(store)

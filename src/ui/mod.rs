@@ -22,7 +22,7 @@ use crate::app::station::{Command, Station, Update};
 use crate::config::Settings;
 use crate::domain::pick::Progress;
 use crate::scan::wedge::TypedFramer;
-use crate::scan::{Frame, Terminator};
+use crate::scan::{Frame, ScanEvent, SourceEvent, Sources, Terminator};
 use crate::store::Store;
 
 slint::include_modules!();
@@ -47,6 +47,7 @@ const WEDGE_GAP: Duration = Duration::from_millis(150);
 pub struct App {
     pub window: AppWindow,
     station: Rc<Station>,
+    scanners: Option<Sources>,
 }
 
 impl App {
@@ -84,7 +85,46 @@ impl App {
         station.send(Command::ListOrders {
             search: String::new(),
         });
-        Ok(App { window, station })
+        Ok(App {
+            window,
+            station,
+            scanners: None,
+        })
+    }
+
+    /// Start the scanner sources named in the settings (`scan.sources`); their scans
+    /// and status go to the station like the wedge's. The window's own keyboard input
+    /// always works besides them.
+    pub fn start_scanners(&mut self, settings: &Settings) -> Result<(), String> {
+        let mut sources = Sources::new();
+        for spec in &settings.scan.sources {
+            let spec: crate::scan::SourceSpec = spec.parse()?;
+            sources.start(crate::scan::open_source(
+                &spec,
+                settings.scan.max_line_bytes,
+                &settings.tags.parser(),
+            )?);
+        }
+        let station = self.station.sender();
+        let events = sources.take_events();
+        std::thread::Builder::new()
+            .name("scanners".into())
+            .spawn(move || {
+                for ev in events {
+                    let cmd = match ev {
+                        SourceEvent::Scan(s) => Command::Scan(s),
+                        SourceEvent::Status {
+                            source, message, ..
+                        } => Command::Status(format!("[{source}] {message}")),
+                    };
+                    if station.send(cmd).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        self.scanners = Some(sources);
+        Ok(())
     }
 
     /// Queue a command as the screen would (for scanner sources and tests).
@@ -243,10 +283,14 @@ fn orders_key(station: &Station, w: &AppWindow, search: &RefCell<String>, text: 
 }
 
 fn send_scan(station: &Station, source: &str, frame: Frame) {
-    station.send(Command::Scan {
+    station.send(Command::Scan(ScanEvent {
         source: source.into(),
-        frame,
-    });
+        raw: frame.bytes,
+        len: frame.len,
+        manual: false,
+        refused: None,
+        at: std::time::SystemTime::now(),
+    }));
 }
 
 thread_local! {
@@ -291,6 +335,10 @@ pub fn apply(w: &AppWindow, update: Update) {
         Update::Closed => {
             pick.set_banner_visible(false);
             app.set_screen("orders".into());
+        }
+        Update::Status(s) => {
+            pick.set_status(s.clone().into());
+            w.global::<OrdersAdapter>().set_message(s.into());
         }
         Update::Error(message) => {
             if app.get_screen() == "pick" {

@@ -1,0 +1,451 @@
+//! The merge of one order's events from many devices into one truth.
+//!
+//! The hub (and a device that has heard of other devices' events) folds an order's
+//! events in hub-arrival order with [`merge`] or, incrementally, with [`Merger::apply`].
+//! The counted state is exactly the fold of [`PickState::apply`], so a device that holds
+//! the same events counts the same picks as the hub. What the devices could not see
+//! when they scanned becomes an [`Exception`] for a supervisor, never a silent drop:
+//!
+//! - the same package accepted on two devices (offline, or before either heard of the
+//!   other): counted once, the later acceptance is an exception naming the first device;
+//! - a picked package that is ineligible by the hub's facts (put on hold, recalled,
+//!   expired while the device was offline): the pick stands as recorded, the exception
+//!   asks a supervisor to undo it or release the package;
+//! - an accepted tag the hub's list does not allocate to this order (re-allocated while
+//!   the device was offline).
+//!
+//! Pure: no IO, no clock (today's date is an argument).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, EventKind};
+use super::package::{Ineligibility, Package, Rules};
+use super::pick::{PickList, PickState, Progress, Verdict};
+use crate::tag::MetrcTag;
+
+/// What a supervisor must look at on a merged order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exception {
+    /// The event that raised it.
+    pub device: String,
+    pub seq: i64,
+    pub tag: MetrcTag,
+    pub line: Option<String>,
+    #[serde(flatten)]
+    pub kind: ExceptionKind,
+    /// One sentence for the supervisor.
+    pub message: String,
+}
+
+/// Why an event of a merged order needs a supervisor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "exception", rename_all = "snake_case")]
+pub enum ExceptionKind {
+    /// The package was already picked on this order (by `device`, event `seq`):
+    /// counted once.
+    AlreadyPicked { by_device: String, by_seq: i64 },
+    /// Picked, but by the hub's facts the package may not ship.
+    Ineligible { reason: Ineligibility },
+    /// Accepted on a device, but the hub's list does not allocate it to this order.
+    NotAllocated,
+}
+
+/// Who picked a tag first, for naming them in exceptions.
+#[derive(Clone, Debug, PartialEq)]
+struct FirstPick {
+    device: String,
+    seq: i64,
+}
+
+/// The incremental merge of one order: feed events in hub-arrival order.
+#[derive(Clone, Debug, Default)]
+pub struct Merger {
+    state: PickState,
+    first: HashMap<MetrcTag, FirstPick>,
+    exceptions: Vec<Exception>,
+    events: usize,
+}
+
+impl Merger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fold one event. `packages` are the hub's facts about the order's tags (a tag
+    /// missing from the map raises no ineligibility exception). Returns the exceptions
+    /// this event raised.
+    pub fn apply(
+        &mut self,
+        list: &PickList,
+        packages: &HashMap<MetrcTag, Package>,
+        rules: &Rules,
+        today: NaiveDate,
+        event: &Event,
+    ) -> Vec<Exception> {
+        self.events += 1;
+        let mut raised = vec![];
+        if let EventKind::Scan {
+            tag: Some(tag),
+            verdict: Verdict::Accepted { line, .. },
+            ..
+        } = &event.kind
+        {
+            let line = Some(line.clone());
+            let mut raise = |kind: ExceptionKind| {
+                let message = message(tag, &kind, &event.device);
+                raised.push(Exception {
+                    device: event.device.clone(),
+                    seq: event.seq,
+                    tag: tag.clone(),
+                    line: line.clone(),
+                    kind,
+                    message,
+                });
+            };
+            if self.state.is_picked(tag) {
+                let first = self.first.get(tag).cloned().unwrap_or(FirstPick {
+                    device: event.device.clone(),
+                    seq: event.seq,
+                });
+                raise(ExceptionKind::AlreadyPicked {
+                    by_device: first.device,
+                    by_seq: first.seq,
+                });
+            } else {
+                self.first.insert(
+                    tag.clone(),
+                    FirstPick {
+                        device: event.device.clone(),
+                        seq: event.seq,
+                    },
+                );
+                if list.line_of(tag).is_none() {
+                    raise(ExceptionKind::NotAllocated);
+                } else if let Some(reason) = packages
+                    .get(tag)
+                    .and_then(|p| p.ineligibility(rules, today))
+                {
+                    raise(ExceptionKind::Ineligible { reason });
+                }
+            }
+        }
+        if let EventKind::Undo { tag, .. } = &event.kind {
+            self.first.remove(tag);
+        }
+        self.state.apply(event);
+        self.exceptions.extend(raised.iter().cloned());
+        raised
+    }
+
+    /// The counted state: the same as folding [`PickState::apply`] over the events.
+    pub fn state(&self) -> &PickState {
+        &self.state
+    }
+
+    pub fn exceptions(&self) -> &[Exception] {
+        &self.exceptions
+    }
+
+    /// Events folded so far.
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
+    /// Progress and exceptions, as the hub reports them.
+    pub fn view(&self, list: &PickList) -> MergedOrder {
+        MergedOrder {
+            progress: self.state.progress(list),
+            exceptions: self.exceptions.clone(),
+            events: self.events,
+        }
+    }
+}
+
+/// An order's merged progress and the exceptions a supervisor must clear.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergedOrder {
+    #[serde(flatten)]
+    pub progress: Progress,
+    pub exceptions: Vec<Exception>,
+    /// Events merged (all devices, all kinds).
+    pub events: usize,
+}
+
+/// Merge an order's events from all devices, in hub-arrival order.
+pub fn merge(
+    list: &PickList,
+    packages: &HashMap<MetrcTag, Package>,
+    rules: &Rules,
+    today: NaiveDate,
+    events: &[Event],
+) -> Merger {
+    let mut m = Merger::new();
+    for e in events {
+        m.apply(list, packages, rules, today, e);
+    }
+    m
+}
+
+fn message(tag: &MetrcTag, kind: &ExceptionKind, device: &str) -> String {
+    match kind {
+        ExceptionKind::AlreadyPicked { by_device, .. } => format!(
+            "{tag} picked on device {device} was already picked on device {by_device}: counted once; find the second scan's package and put it back"
+        ),
+        ExceptionKind::Ineligible { reason } => format!(
+            "{tag} picked on device {device} is now {}: take it off the order (undo) or release it",
+            reason.word().replace('_', " ")
+        ),
+        ExceptionKind::NotAllocated => format!(
+            "{tag} picked on device {device} is not allocated to this order on the hub: check the allocation"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::{Line, Order, OrderStatus};
+    use crate::domain::package::tests::pkg;
+
+    const A: &str = "1A4000000000000000000001";
+    const B: &str = "1A4000000000000000000002";
+    const H: &str = "1A4000000000000000000003"; // on hold at the hub
+    const X: &str = "1A4000000000000000000009"; // not allocated here
+
+    fn t(s: &str) -> MetrcTag {
+        MetrcTag::new(s).unwrap()
+    }
+
+    fn world() -> (PickList, HashMap<MetrcTag, Package>) {
+        let mut packages = HashMap::new();
+        for p in [
+            pkg(A, "Blue Dream 3.5g", "BD-1"),
+            pkg(B, "Blue Dream 3.5g", "BD-1"),
+            Package {
+                on_hold: true,
+                ..pkg(H, "Blue Dream 3.5g", "BD-1")
+            },
+        ] {
+            packages.insert(p.label.clone(), p);
+        }
+        let order = Order {
+            number: "SO-1".into(),
+            short_id: None,
+            status: OrderStatus("Accepted".into()),
+            buyer: "Green Door".into(),
+            buyer_license: None,
+            ship_date: None,
+            lines: vec![Line {
+                id: "1".into(),
+                sku: None,
+                name: None,
+                quantity: None,
+                unit: None,
+                batch: Some("BD-1".into()),
+                tags: vec![t(A), t(B), t(H)],
+            }],
+        };
+        (PickList::new(&order, &packages), packages)
+    }
+
+    fn ev(device: &str, seq: i64, kind: EventKind) -> Event {
+        Event {
+            device: device.into(),
+            seq,
+            at: "2026-11-27T00:00:00.000Z".into(),
+            order: "SO-1".into(),
+            kind,
+        }
+    }
+
+    fn pick(device: &str, seq: i64, tag: &str) -> Event {
+        ev(
+            device,
+            seq,
+            EventKind::scan(
+                tag.as_bytes(),
+                tag.len(),
+                Some(t(tag)),
+                Verdict::Accepted {
+                    line: "1".into(),
+                    expires_in_days: None,
+                },
+            ),
+        )
+    }
+
+    fn undo(device: &str, seq: i64, tag: &str) -> Event {
+        ev(
+            device,
+            seq,
+            EventKind::Undo {
+                tag: t(tag),
+                reason: "wrong".into(),
+            },
+        )
+    }
+
+    fn rejected(device: &str, seq: i64) -> Event {
+        ev(
+            device,
+            seq,
+            EventKind::scan(
+                b"junk",
+                4,
+                None,
+                Verdict::NotATag {
+                    reason: crate::tag::NotATag::Malformed,
+                },
+            ),
+        )
+    }
+
+    fn short(device: &str, seq: i64) -> Event {
+        ev(
+            device,
+            seq,
+            EventKind::Short {
+                line: "1".into(),
+                reason: "damaged".into(),
+            },
+        )
+    }
+
+    /// (case, events in arrival order, picked count, exceptions as (device, seq, word))
+    #[test]
+    fn merge_table() {
+        let (list, packages) = world();
+        let table: Vec<(&str, Vec<Event>, usize, Vec<(&str, i64, &str)>)> = vec![
+            ("nothing", vec![], 0, vec![]),
+            (
+                "one device, two picks",
+                vec![pick("d1", 1, A), pick("d1", 2, B)],
+                2,
+                vec![],
+            ),
+            (
+                "two devices, different tags",
+                vec![pick("d1", 1, A), pick("d2", 1, B)],
+                2,
+                vec![],
+            ),
+            (
+                "two devices, same tag: counted once, second is an exception",
+                vec![pick("d1", 1, A), pick("d2", 1, A)],
+                1,
+                vec![("d2", 1, "already_picked")],
+            ),
+            (
+                "arrival order decides who was first",
+                vec![pick("d2", 7, A), pick("d1", 1, A)],
+                1,
+                vec![("d1", 1, "already_picked")],
+            ),
+            (
+                "undo frees the tag for a clean pick",
+                vec![pick("d1", 1, A), undo("d1", 2, A), pick("d2", 1, A)],
+                1,
+                vec![],
+            ),
+            (
+                "picked while the hub holds it: counted, flagged",
+                vec![pick("d1", 1, H)],
+                1,
+                vec![("d1", 1, "ineligible")],
+            ),
+            (
+                "picked tag the hub does not allocate here",
+                vec![pick("d1", 1, X)],
+                1,
+                vec![("d1", 1, "not_allocated")],
+            ),
+            (
+                "rejected scans and shorts change no picks",
+                vec![rejected("d1", 1), short("d2", 1), pick("d1", 2, A)],
+                1,
+                vec![],
+            ),
+        ];
+        for (case, events, picked, expected) in table {
+            let m = merge(&list, &packages, &Rules::default(), day(), &events);
+            assert_eq!(m.state().picked(), picked, "{case}");
+            let got: Vec<(&str, i64, String)> = m
+                .exceptions()
+                .iter()
+                .map(|e| {
+                    let word = serde_json::to_value(&e.kind).unwrap()["exception"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    (e.device.as_str(), e.seq, word)
+                })
+                .collect();
+            let expected: Vec<(&str, i64, String)> = expected
+                .into_iter()
+                .map(|(d, s, w)| (d, s, w.to_string()))
+                .collect();
+            assert_eq!(got, expected, "{case}");
+            // The counted state is the plain fold: devices and hub agree.
+            let mut plain = PickState::default();
+            for e in &events {
+                plain.apply(e);
+            }
+            assert_eq!(plain.progress(&list), m.state().progress(&list), "{case}");
+            assert_eq!(m.events(), events.len());
+        }
+    }
+
+    #[test]
+    fn exceptions_name_the_first_device_and_serialise() {
+        let (list, packages) = world();
+        let m = merge(
+            &list,
+            &packages,
+            &Rules::default(),
+            day(),
+            &[pick("d1", 3, A), pick("d2", 5, A)],
+        );
+        let e = &m.exceptions()[0];
+        assert_eq!(
+            e.kind,
+            ExceptionKind::AlreadyPicked {
+                by_device: "d1".into(),
+                by_seq: 3
+            }
+        );
+        assert!(e.message.contains("already picked on device d1"));
+        let v = serde_json::to_value(m.view(&list)).unwrap();
+        assert_eq!(v["picked"], 1);
+        assert_eq!(v["exceptions"][0]["exception"], "already_picked");
+        assert_eq!(v["exceptions"][0]["by_device"], "d1");
+    }
+
+    #[test]
+    fn incremental_equals_batch() {
+        let (list, packages) = world();
+        let events = vec![
+            pick("d1", 1, A),
+            pick("d2", 1, A),
+            pick("d2", 2, H),
+            undo("d1", 2, A),
+            pick("d2", 3, A),
+        ];
+        let batch = merge(&list, &packages, &Rules::default(), day(), &events);
+        let mut inc = Merger::new();
+        let mut raised = 0;
+        for e in &events {
+            raised += inc
+                .apply(&list, &packages, &Rules::default(), day(), e)
+                .len();
+        }
+        assert_eq!(inc.view(&list), batch.view(&list));
+        assert_eq!(raised, batch.exceptions().len());
+    }
+
+    fn day() -> NaiveDate {
+        "2026-11-27".parse().unwrap()
+    }
+}

@@ -1,0 +1,94 @@
+//! The hub's JSON wire types, shared by the hub (`hub`) and its client (`sync`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::merge::MergedOrder;
+use crate::domain::{Event, Order, Package};
+
+/// Most events one push may carry.
+pub const MAX_PUSH_EVENTS: usize = 1000;
+/// Most events of other devices one feed answer carries; `more` says there are more.
+pub const FEED_LIMIT: usize = 2000;
+/// Largest request body the hub reads; a larger one is refused with 413.
+pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `POST /devices/join`: bind the token's device to the id its events carry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub device_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// The name the device was enrolled under.
+    pub name: String,
+    pub device_id: String,
+}
+
+/// `GET /sync/snapshot`: the open orders and the package facts changed since a cursor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub orders: Vec<OrderSnapshot>,
+    pub packages: Vec<Package>,
+    /// Pass back as `packages_since` to get only packages changed after this pull.
+    pub packages_cursor: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderSnapshot {
+    pub order: Order,
+    /// The hub's last event id on this order (0: none): a device holding less asks
+    /// `GET /orders/{number}/events?since=` for the rest.
+    pub last_event: i64,
+}
+
+/// `POST /orders/{number}/events`: this device's events of one order, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub events: Vec<Event>,
+    /// The last hub event id of this order the device holds: the answer's feed starts
+    /// after it.
+    #[serde(default)]
+    pub since: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Events stored by this push.
+    pub accepted: usize,
+    /// Events the hub already held with the same contents (a resend).
+    pub duplicates: usize,
+    /// Sequence numbers the hub now holds durably: the device may mark them sent.
+    pub acked: Vec<i64>,
+    pub feed: Feed,
+}
+
+/// An order's merged state and other devices' events after a cursor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Feed {
+    pub merged: MergedOrder,
+    /// Other devices' picks, shorts and undos after `since`, in hub-arrival order.
+    pub events: Vec<Event>,
+    /// The hub event id the feed reached: the next `since`.
+    pub cursor: i64,
+    /// True when the feed was cut at [`FEED_LIMIT`]: ask again from `cursor`.
+    pub more: bool,
+}
+
+/// An open order, for lists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderRow {
+    pub number: String,
+    pub short_id: Option<String>,
+    pub buyer: String,
+    pub status: String,
+    pub ship_date: Option<String>,
+    pub total: usize,
+}
+
+/// Every refusal: a stable `error` word and a sentence saying what to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}

@@ -1,0 +1,181 @@
+//! The OpenAPI 3.1 document served at `/openapi.json`, written by hand to match
+//! [`super::ROUTES`] (a test checks every route is documented and nothing else is).
+
+use serde_json::{Value, json};
+
+use super::api::{BODY_LIMIT, FEED_LIMIT, MAX_PUSH_EVENTS};
+
+fn error_responses(codes: &[&str]) -> Value {
+    let mut m = serde_json::Map::new();
+    for c in codes {
+        let what = match *c {
+            "400" => "malformed request (the message says what is wrong)",
+            "401" => "missing or unknown device token",
+            "403" => "revoked device, a device not joined, or another device's events",
+            "404" => "no such order on the hub",
+            "409" => "an event already received with different contents (logged)",
+            "413" => "body or push too large",
+            "503" => "the hub's database is busy or its disk full; nothing stored, retry",
+            _ => "error",
+        };
+        m.insert(
+            c.to_string(),
+            json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    Value::Object(m)
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}
+
+fn order_param() -> Value {
+    json!({"name": "number", "in": "path", "required": true,
+           "description": "order number or LeafLink short id", "schema": {"type": "string"}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let auth = json!([{"device": []}]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tagtally hub",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!(
+                "Orders, devices and the merge of their events. Every call but /health and \
+                 /openapi.json needs `Authorization: Bearer TOKEN` (from `tagtally hub \
+                 enroll-device NAME`). Bodies over {} MiB are refused with 413.",
+                BODY_LIMIT >> 20)
+        },
+        "components": {
+            "securitySchemes": {"device": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                    "error": {"type": "string", "description": "stable word, e.g. altered_replay"},
+                    "message": {"type": "string", "description": "what happened and what to do"}}},
+                "Event": {"type": "object", "required": ["device", "seq", "at", "order", "kind"],
+                    "properties": {
+                        "device": {"type": "string"}, "seq": {"type": "integer", "minimum": 1},
+                        "at": {"type": "string", "format": "date-time"},
+                        "order": {"type": "string"},
+                        "kind": {"type": "object", "description":
+                            "{kind: scan, raw, raw_len, tag, verdict} | {kind: short, line, reason} | {kind: undo, tag, reason}"}}},
+                "MergedOrder": {"type": "object", "properties": {
+                    "order": {"type": "string"}, "picked": {"type": "integer"},
+                    "total": {"type": "integer"}, "complete": {"type": "boolean"},
+                    "lines": {"type": "array", "items": {"type": "object"}},
+                    "exceptions": {"type": "array", "items": {"type": "object", "properties": {
+                        "device": {"type": "string"}, "seq": {"type": "integer"},
+                        "tag": {"type": "string"}, "line": {"type": ["string", "null"]},
+                        "exception": {"enum": ["already_picked", "ineligible", "not_allocated"]},
+                        "message": {"type": "string"}}}},
+                    "events": {"type": "integer"}}},
+                "Feed": {"type": "object", "properties": {
+                    "merged": {"$ref": "#/components/schemas/MergedOrder"},
+                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                    "cursor": {"type": "integer"}, "more": {"type": "boolean"}}}
+            }
+        },
+        "paths": {
+            "/health": {"get": {"summary": "liveness", "responses": {"200": ok("up", json!({"type": "object"}))}}},
+            "/openapi.json": {"get": {"summary": "this document", "responses": {"200": ok("OpenAPI 3.1", json!({"type": "object"}))}}},
+            "/devices/join": {"post": {
+                "summary": "bind the token's device to the id its events carry",
+                "security": auth,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string"}}}}}},
+                "responses": with(json!({"200": ok("joined", json!({"type": "object", "properties": {
+                    "name": {"type": "string"}, "device_id": {"type": "string"}}}))}),
+                    error_responses(&["400", "401", "403", "409"]))
+            }},
+            "/sync/snapshot": {"get": {
+                "summary": "open orders with their allocation, and package facts changed since a cursor",
+                "security": auth,
+                "parameters": [{"name": "packages_since", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": with(json!({"200": ok("snapshot", json!({"type": "object", "properties": {
+                    "orders": {"type": "array", "items": {"type": "object", "properties": {
+                        "order": {"type": "object"}, "last_event": {"type": "integer"}}}},
+                    "packages": {"type": "array", "items": {"type": "object"}},
+                    "packages_cursor": {"type": "string"}}}))}),
+                    error_responses(&["401", "403"]))
+            }},
+            "/orders": {"get": {
+                "summary": "open orders", "security": auth,
+                "responses": with(json!({"200": ok("open orders", json!({"type": "array", "items": {"type": "object"}}))}),
+                    error_responses(&["401", "403"]))
+            }},
+            "/orders/{number}": {"get": {
+                "summary": "an order's merged progress and exceptions", "security": auth,
+                "parameters": [order_param()],
+                "responses": with(json!({"200": ok("merged", json!({"$ref": "#/components/schemas/MergedOrder"}))}),
+                    error_responses(&["401", "403", "404"]))
+            }},
+            "/orders/{number}/events": {
+                "get": {
+                    "summary": format!("other devices' picks, shorts and undos after a cursor (at most {FEED_LIMIT}), with the merged state"),
+                    "security": auth,
+                    "parameters": [order_param(), {"name": "since", "in": "query", "required": false, "schema": {"type": "integer"}}],
+                    "responses": with(json!({"200": ok("feed", json!({"$ref": "#/components/schemas/Feed"}))}),
+                        error_responses(&["401", "403", "404"]))
+                },
+                "post": {
+                    "summary": format!("push this device's events of the order, oldest first (at most {MAX_PUSH_EVENTS}); idempotent by (device, seq)"),
+                    "security": auth,
+                    "parameters": [order_param()],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["events"], "properties": {
+                            "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                            "since": {"type": "integer", "description": "last hub event id held"}}}}}},
+                    "responses": with(json!({"200": ok("stored durably before this answer", json!({
+                        "type": "object", "properties": {
+                            "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+                            "acked": {"type": "array", "items": {"type": "integer"}},
+                            "feed": {"$ref": "#/components/schemas/Feed"}}}))}),
+                        error_responses(&["400", "401", "403", "404", "409", "413", "503"]))
+                }
+            },
+            "/orders/{number}/live": {"get": {
+                "summary": "server-sent events: `progress` with a MergedOrder now and after every change",
+                "security": auth,
+                "parameters": [order_param()],
+                "responses": with(json!({"200": {"description": "event stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}}}}),
+                    error_responses(&["401", "403", "404"]))
+            }}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ROUTES;
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut documented = vec![];
+        for (path, ops) in paths {
+            for method in ops.as_object().unwrap().keys() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut routes: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        routes.sort();
+        documented.sort();
+        assert_eq!(routes, documented);
+    }
+}

@@ -1,0 +1,778 @@
+//! The store's part of sync, for both sides: the hub's devices, receipts and security
+//! log, and the device's outbox, acknowledgements and copies of other devices' events.
+//!
+//! Events pushed to the hub go into the same `events` table as a device's own, with
+//! the pushing device's id and sequence number: `UNIQUE (device, seq)` makes a resend
+//! a no-op, and a resend with different contents is found and refused here.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+use tracing::instrument;
+
+use super::{
+    PACKAGE_COLUMNS, Store, StoreError, classify, event_row, load_order, now, package_row,
+};
+use crate::domain::{Event, EventKind, Order, Package};
+use crate::tag::MetrcTag;
+
+/// An enrolled device, as the hub knows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DeviceRecord {
+    pub name: String,
+    /// The id its events carry; `None` until it joins.
+    pub device_id: Option<String>,
+    pub enrolled_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl DeviceRecord {
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// What the hub made of one push.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Receipt {
+    /// Sequence numbers now held by the hub (new and already held), in push order.
+    pub acked: Vec<i64>,
+    pub new: usize,
+    pub duplicates: usize,
+}
+
+/// Why a push was refused. Nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PushRefused {
+    #[error(
+        "event {device}/{seq} was already received with different contents: refused, and logged as a security event"
+    )]
+    Altered { device: String, seq: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a device could not be bound to its token.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no device named {0:?} is enrolled (`tagtally hub devices` lists them)")]
+    Unknown(String),
+    #[error("a device named {0:?} is already enrolled; revoke it or choose another name")]
+    Exists(String),
+    #[error("device {name:?} already joined as {bound}; enrol a new device for a second database")]
+    AlreadyBound { name: String, bound: String },
+    #[error("device id {0} is already joined under another name")]
+    IdTaken(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The hex SHA-256 of a token: all the hub keeps of it.
+pub fn token_hash(token: &str) -> String {
+    let d = Sha256::digest(token.trim().as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random device token (32 bytes from the OS, hex).
+pub fn new_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("/dev/urandom is readable");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tt_{hex}")
+}
+
+/// Insert one event as it is, with its own device, sequence and time.
+fn insert_event(tx: &Transaction, e: &Event) -> rusqlite::Result<i64> {
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO events (device, seq, at, order_number, kind, tag, line_id,
+            verdict, reason, note, raw, raw_len, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    match &e.kind {
+        EventKind::Scan {
+            raw,
+            raw_len,
+            tag,
+            verdict,
+        } => ins.execute(params![
+            e.device,
+            e.seq,
+            e.at,
+            e.order,
+            "scan",
+            tag.as_ref().map(MetrcTag::as_str),
+            verdict.line(),
+            verdict.word(),
+            verdict.reason(),
+            None::<String>,
+            raw,
+            *raw_len as i64,
+            serde_json::to_string(verdict).expect("verdicts serialise"),
+        ])?,
+        EventKind::Short { line, reason } => ins.execute(params![
+            e.device,
+            e.seq,
+            e.at,
+            e.order,
+            "short",
+            None::<String>,
+            line,
+            None::<String>,
+            None::<String>,
+            reason,
+            None::<Vec<u8>>,
+            None::<i64>,
+            None::<String>,
+        ])?,
+        EventKind::Undo { tag, reason } => ins.execute(params![
+            e.device,
+            e.seq,
+            e.at,
+            e.order,
+            "undo",
+            tag.as_str(),
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            reason,
+            None::<Vec<u8>>,
+            None::<i64>,
+            None::<String>,
+        ])?,
+    };
+    Ok(tx.last_insert_rowid())
+}
+
+const EVENT_COLUMNS: &str =
+    "device, seq, at, order_number, kind, tag, line_id, note, raw, raw_len, detail";
+
+impl Store {
+    // ---- meta ----
+
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Set values of the `meta` table in one transaction.
+    pub fn set_meta(&mut self, pairs: &[(&str, &str)]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self.write_tx()?;
+        for (k, v) in pairs {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [k, v],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Changes when another connection (another process, the sync thread) commits.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// True when another connection (the background sync taking in other devices'
+    /// picks) committed since the last call; true on the first call.
+    pub fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
+        let v = self.data_version()?;
+        let changed = self.seen_version != Some(v);
+        self.seen_version = Some(v);
+        Ok(changed)
+    }
+
+    // ---- hub: devices ----
+
+    /// Enrol a device under `name`; returns its token, shown once and kept only hashed.
+    #[instrument(skip_all, err, fields(name))]
+    pub fn enroll_device(&mut self, name: &str) -> Result<String, DeviceError> {
+        let token = new_token();
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self.write_tx()?;
+        let exists: bool = tx
+            .query_row("SELECT 1 FROM hub_devices WHERE name = ?1", [name], |_| {
+                Ok(true)
+            })
+            .optional()
+            .map_err(err)?
+            .unwrap_or(false);
+        if exists {
+            return Err(DeviceError::Exists(name.into()));
+        }
+        tx.execute(
+            "INSERT INTO hub_devices (name, token_hash, enrolled_at) VALUES (?1, ?2, ?3)",
+            params![name, token_hash(&token), now()],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(token)
+    }
+
+    /// Revoke a device: its token is refused from the next request on.
+    pub fn revoke_device(&mut self, name: &str) -> Result<(), DeviceError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self.write_tx()?;
+        let n = tx
+            .execute(
+                "UPDATE hub_devices SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
+                params![name, now()],
+            )
+            .map_err(err)?;
+        if n == 0 {
+            return Err(DeviceError::Unknown(name.into()));
+        }
+        tx.commit().map_err(err)?;
+        Ok(())
+    }
+
+    pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT name, device_id, enrolled_at, revoked_at FROM hub_devices ORDER BY name",
+            )
+            .map_err(&err)?;
+        st.query_map([], device_row)
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)
+    }
+
+    /// The device holding `token`, revoked or not.
+    pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT name, device_id, enrolled_at, revoked_at FROM hub_devices
+                 WHERE token_hash = ?1",
+            )
+            .map_err(self.err())?
+            .query_row([token_hash(token)], device_row)
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Bind an enrolled device to the id its events carry (idempotent).
+    pub fn bind_device(&mut self, name: &str, device_id: &str) -> Result<(), DeviceError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self.write_tx()?;
+        let bound: Option<Option<String>> = tx
+            .query_row(
+                "SELECT device_id FROM hub_devices WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        match bound {
+            None => return Err(DeviceError::Unknown(name.into())),
+            Some(Some(b)) if b == device_id => return Ok(()),
+            Some(Some(b)) => {
+                return Err(DeviceError::AlreadyBound {
+                    name: name.into(),
+                    bound: b,
+                });
+            }
+            Some(None) => {}
+        }
+        let taken: bool = tx
+            .query_row(
+                "SELECT 1 FROM hub_devices WHERE device_id = ?1",
+                [device_id],
+                |_| Ok(true),
+            )
+            .optional()
+            .map_err(err)?
+            .unwrap_or(false);
+        if taken {
+            return Err(DeviceError::IdTaken(device_id.into()));
+        }
+        tx.execute(
+            "UPDATE hub_devices SET device_id = ?2 WHERE name = ?1",
+            params![name, device_id],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(())
+    }
+
+    /// Record a security event (its own transaction, committed before returning).
+    pub fn log_security(
+        &mut self,
+        device: Option<&str>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(target: "tagtally::security", device, kind, detail, "security event");
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self.write_tx()?;
+        tx.execute(
+            "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![now(), device, kind, detail],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// The security log, oldest first: (at, device, kind, detail).
+    pub fn security_log(&self) -> Result<Vec<SecurityEntry>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare("SELECT at, device, kind, detail FROM security_log ORDER BY id")
+            .map_err(&err)?;
+        st.query_map([], |r| {
+            Ok(SecurityEntry {
+                at: r.get(0)?,
+                device: r.get(1)?,
+                kind: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })
+        .map_err(&err)?
+        .collect::<Result<_, _>>()
+        .map_err(&err)
+    }
+
+    // ---- hub: events ----
+
+    /// Take a device's pushed events for one order, all or nothing, in one durable
+    /// transaction. An event already held with the same contents is acknowledged
+    /// again and not stored twice; one held with different contents refuses the push.
+    #[instrument(skip_all, err, fields(count = events.len()))]
+    pub fn receive_events(&mut self, events: &[Event]) -> Result<Receipt, PushRefused> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let at = now();
+        let tx = self.write_tx()?;
+        let mut receipt = Receipt::default();
+        for e in events {
+            let held = tx
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE device = ?1 AND seq = ?2"
+                ))
+                .map_err(err)?
+                .query_row(params![e.device, e.seq], event_row)
+                .optional()
+                .map_err(err)?;
+            match held {
+                Some(Ok(h)) if h == *e => receipt.duplicates += 1,
+                Some(_) => {
+                    return Err(PushRefused::Altered {
+                        device: e.device.clone(),
+                        seq: e.seq,
+                    });
+                }
+                None => {
+                    let id = insert_event(&tx, e).map_err(err)?;
+                    tx.prepare_cached(
+                        "INSERT INTO hub_receipts (device, seq, event_id, received_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .map_err(err)?
+                    .execute(params![e.device, e.seq, id, at])
+                    .map_err(err)?;
+                    receipt.new += 1;
+                }
+            }
+            receipt.acked.push(e.seq);
+        }
+        tx.commit().map_err(err)?;
+        Ok(receipt)
+    }
+
+    /// An order's events after hub event id `after`, with their ids, in arrival order.
+    pub fn order_events_after(
+        &self,
+        order: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, id FROM events
+                 WHERE order_number = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(&err)?;
+        let rows = st
+            .query_map(params![order, after, limit as i64], |r| {
+                Ok((r.get::<_, i64>(11)?, event_row(r)?))
+            })
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        rows.into_iter()
+            .map(|(id, e)| e.map(|e| (id, e)).map_err(|m| self.corrupt(m)))
+            .collect()
+    }
+
+    /// The last hub event id of each order that has events.
+    pub fn last_event_ids(&self) -> Result<HashMap<String, i64>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT order_number, max(id) FROM events GROUP BY order_number")
+            .map_err(&err)?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)
+    }
+
+    /// The open orders, whole.
+    pub fn open_orders_full(&self) -> Result<Vec<Order>, StoreError> {
+        self.open_orders()?
+            .iter()
+            .map(|o| load_order(&self.conn, &self.path, &o.number))
+            .collect()
+    }
+
+    /// Packages imported after `since` (an `imported_at` time; "" for all), and the
+    /// cursor for the next call.
+    pub fn packages_since(&self, since: &str) -> Result<(Vec<Package>, String), StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PACKAGE_COLUMNS}, imported_at FROM packages
+                 WHERE imported_at > ?1 ORDER BY imported_at"
+            ))
+            .map_err(&err)?;
+        let mut cursor = since.to_string();
+        let rows = st
+            .query_map([since], |r| Ok((package_row(r)?, r.get::<_, String>(15)?)))
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (p, at) in rows {
+            out.push(p.map_err(|m| self.corrupt(m))?);
+            if at > cursor {
+                cursor = at;
+            }
+        }
+        Ok((out, cursor))
+    }
+
+    // ---- device: outbox ----
+
+    /// This device's events the hub has not acknowledged, oldest first, skipping
+    /// the orders in `skip`.
+    pub fn outbox(&self, limit: usize, skip: &[String]) -> Result<Vec<Event>, StoreError> {
+        let err = self.err();
+        let skip = serde_json::to_string(skip).expect("strings serialise");
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events e
+                 WHERE e.device = ?1
+                   AND NOT EXISTS (SELECT 1 FROM event_acks a
+                                   WHERE a.device = e.device AND a.seq = e.seq)
+                   AND e.order_number NOT IN (SELECT value FROM json_each(?2))
+                 ORDER BY e.seq LIMIT ?3"
+            ))
+            .map_err(&err)?;
+        let rows = st
+            .query_map(params![self.device, skip, limit as i64], event_row)
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        rows.into_iter()
+            .map(|e| e.map_err(|m| self.corrupt(m)))
+            .collect()
+    }
+
+    /// How many of this device's events wait for the hub.
+    pub fn outbox_len(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM events e WHERE e.device = ?1
+                   AND NOT EXISTS (SELECT 1 FROM event_acks a
+                                   WHERE a.device = e.device AND a.seq = e.seq)",
+                [&self.device],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Record the hub's acknowledgement of this device's events `seqs`, and take in
+    /// other devices' events of `order` that the hub sent, up to hub event `cursor`,
+    /// all in one transaction.
+    pub fn record_sync(
+        &mut self,
+        order: &str,
+        seqs: &[i64],
+        others: &[Event],
+        cursor: i64,
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let device = self.device.clone();
+        let at = now();
+        let tx = self.write_tx()?;
+        {
+            let mut ack = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO event_acks (device, seq, acked_at) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for s in seqs {
+                ack.execute(params![device, s, at]).map_err(err)?;
+            }
+        }
+        let mut taken = 0;
+        for e in others.iter().filter(|e| e.device != device) {
+            let known: bool = tx
+                .prepare_cached("SELECT 1 FROM events WHERE device = ?1 AND seq = ?2")
+                .map_err(err)?
+                .query_row(params![e.device, e.seq], |_| Ok(true))
+                .optional()
+                .map_err(err)?
+                .unwrap_or(false);
+            if !known {
+                insert_event(&tx, e).map_err(err)?;
+                taken += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO sync_cursors (order_number, hub_event_id) VALUES (?1, ?2)
+             ON CONFLICT (order_number) DO UPDATE
+                SET hub_event_id = max(hub_event_id, excluded.hub_event_id)",
+            params![order, cursor],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(taken)
+    }
+
+    /// The last hub event id of `order` this device holds.
+    pub fn sync_cursor(&self, order: &str) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT hub_event_id FROM sync_cursors WHERE order_number = ?1",
+                [order],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(self.err())
+    }
+
+    /// Take the hub's open orders and package facts as they are, in one transaction.
+    /// The hub checked the allocation; a local order the hub no longer lists as open
+    /// is closed here (its events stay).
+    #[instrument(skip_all, err, fields(orders = orders.len(), packages = packages.len()))]
+    pub fn apply_hub_snapshot(
+        &mut self,
+        orders: &[Order],
+        packages: &[Package],
+    ) -> Result<(), StoreError> {
+        if !packages.is_empty() {
+            self.import_packages(packages)?;
+        }
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let at = now();
+        let tx = self.write_tx()?;
+        let open: Vec<&str> = orders.iter().map(|o| o.number.as_str()).collect();
+        tx.execute(
+            "UPDATE orders SET is_open = 0
+             WHERE is_open = 1 AND number NOT IN (SELECT value FROM json_each(?1))",
+            [serde_json::to_string(&open).expect("strings serialise")],
+        )
+        .map_err(err)?;
+        for order in orders {
+            // Unchanged orders are left alone: no write, no wake-up of a pick session.
+            let open: bool = tx
+                .query_row(
+                    "SELECT is_open FROM orders WHERE number = ?1",
+                    [&order.number],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?
+                .unwrap_or(false);
+            if open == order.status.is_open()
+                && load_order(&tx, &path, &order.number).is_ok_and(|o| o == *order)
+            {
+                continue;
+            }
+            tx.execute(
+                "DELETE FROM allocations WHERE order_number = ?1",
+                [&order.number],
+            )
+            .map_err(err)?;
+            tx.execute(
+                "DELETE FROM order_lines WHERE order_number = ?1",
+                [&order.number],
+            )
+            .map_err(err)?;
+            tx.execute(
+                "INSERT INTO orders (number, short_id, status, is_open, buyer, buyer_license,
+                    ship_date, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (number) DO UPDATE SET short_id = excluded.short_id,
+                    status = excluded.status, is_open = excluded.is_open, buyer = excluded.buyer,
+                    buyer_license = excluded.buyer_license, ship_date = excluded.ship_date,
+                    imported_at = excluded.imported_at",
+                params![
+                    order.number,
+                    order.short_id,
+                    order.status.0,
+                    order.status.is_open(),
+                    order.buyer,
+                    order.buyer_license,
+                    order.ship_date,
+                    at
+                ],
+            )
+            .map_err(err)?;
+            for (pos, line) in order.lines.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO order_lines (order_number, line_id, position, sku, name,
+                        quantity, unit, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        order.number,
+                        line.id,
+                        pos as i64,
+                        line.sku,
+                        line.name,
+                        line.quantity,
+                        line.unit,
+                        line.batch
+                    ],
+                )
+                .map_err(err)?;
+                for (tpos, tag) in line.tags.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO allocations (order_number, line_id, tag, position)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![order.number, line.id, tag.as_str(), tpos as i64],
+                    )
+                    .map_err(err)?;
+                }
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+/// One line of the hub's security log.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SecurityEntry {
+    pub at: String,
+    pub device: Option<String>,
+    pub kind: String,
+    pub detail: String,
+}
+
+fn device_row(r: &rusqlite::Row) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        name: r.get(0)?,
+        device_id: r.get(1)?,
+        enrolled_at: r.get(2)?,
+        revoked_at: r.get(3)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Verdict;
+    use std::time::Duration;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.db"), Duration::from_secs(1)).unwrap();
+        (dir, s)
+    }
+
+    fn ev(device: &str, seq: i64, raw: &str) -> Event {
+        Event {
+            device: device.into(),
+            seq,
+            at: "2026-11-27T00:00:00.000Z".into(),
+            order: "SO-1".into(),
+            kind: EventKind::scan(
+                raw.as_bytes(),
+                raw.len(),
+                None,
+                Verdict::NotATag {
+                    reason: crate::tag::NotATag::Malformed,
+                },
+            ),
+        }
+    }
+
+    #[test]
+    fn receive_is_idempotent_and_refuses_altered_replays() {
+        let (_d, mut s) = store();
+        let r = s
+            .receive_events(&[ev("d1", 1, "a"), ev("d1", 2, "b")])
+            .unwrap();
+        assert_eq!((r.new, r.duplicates, r.acked), (2, 0, vec![1, 2]));
+        let r = s
+            .receive_events(&[ev("d1", 2, "b"), ev("d1", 3, "c")])
+            .unwrap();
+        assert_eq!((r.new, r.duplicates), (1, 1));
+        let refused = s.receive_events(&[ev("d1", 4, "d"), ev("d1", 3, "X")]);
+        assert!(matches!(refused, Err(PushRefused::Altered { seq: 3, .. })));
+        // All or nothing: seq 4 was not kept.
+        assert_eq!(s.event_count().unwrap(), 3);
+    }
+
+    #[test]
+    fn tokens_are_kept_hashed_and_revocable() {
+        let (_d, mut s) = store();
+        let token = s.enroll_device("vault-1").unwrap();
+        assert!(matches!(
+            s.enroll_device("vault-1"),
+            Err(DeviceError::Exists(_))
+        ));
+        let d = s.device_by_token(&token).unwrap().unwrap();
+        assert_eq!((d.name.as_str(), d.is_revoked()), ("vault-1", false));
+        assert!(s.device_by_token("tt_forged").unwrap().is_none());
+        s.bind_device("vault-1", "dev-1").unwrap();
+        s.bind_device("vault-1", "dev-1").unwrap();
+        assert!(s.bind_device("vault-1", "dev-2").is_err());
+        s.revoke_device("vault-1").unwrap();
+        assert!(s.device_by_token(&token).unwrap().unwrap().is_revoked());
+        assert!(s.revoke_device("nope").is_err());
+    }
+
+    #[test]
+    fn outbox_drains_with_acks_and_takes_other_devices_events() {
+        let (_d, mut s) = store();
+        for raw in ["a", "b", "c"] {
+            s.append("SO-1", ev("x", 0, raw).kind).unwrap();
+        }
+        assert_eq!(s.outbox_len().unwrap(), 3);
+        let out = s.outbox(2, &[]).unwrap();
+        assert_eq!(out.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(s.outbox(10, &["SO-1".into()]).unwrap().is_empty());
+        let others = vec![ev("other", 1, "z"), ev("other", 1, "z")];
+        assert_eq!(s.record_sync("SO-1", &[1, 2], &others, 9).unwrap(), 1);
+        assert_eq!(s.outbox_len().unwrap(), 1);
+        assert_eq!(s.sync_cursor("SO-1").unwrap(), 9);
+        s.record_sync("SO-1", &[], &[], 4).unwrap();
+        assert_eq!(s.sync_cursor("SO-1").unwrap(), 9, "cursors never go back");
+        assert_eq!(s.event_count().unwrap(), 4);
+    }
+}

@@ -1,0 +1,673 @@
+//! The device's side of sync: the only code that makes HTTP calls to the hub.
+//!
+//! Offline first. The pick path never waits for the network: it appends its events to
+//! the local store and answers. Sync ships them later: [`sync_once`] pushes this
+//! device's unacknowledged events (the outbox) per order, oldest first, records the
+//! hub's acknowledgements, takes in other devices' picks of the same orders (so a
+//! second scan of a tag picked elsewhere gets `already_scanned`), and pulls the open
+//! orders and changed package facts. [`Background`] runs it beside a pick session,
+//! backing off with jitter ([`Backoff`]) while the hub is away.
+//!
+//! A push is idempotent by (device, seq), so a resend after a timeout or a crash never
+//! doubles a pick; errors are classified retryable (hub away, busy) or permanent
+//! (revoked, refused), see [`SyncError::is_retryable`].
+
+pub mod cli;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::domain::Event;
+use crate::domain::merge::MergedOrder;
+use crate::hub::api::{
+    ErrorBody, Feed, JoinRequest, JoinResponse, OrderRow, PushRequest, PushResponse, Snapshot,
+};
+use crate::store::{Store, StoreError};
+
+/// `meta` keys a joined device keeps.
+pub const META_HUB_URL: &str = "hub_url";
+pub const META_HUB_TOKEN: &str = "hub_token";
+const META_PACKAGES_CURSOR: &str = "hub_packages_cursor";
+
+/// Events sent in one push (the hub takes at most [`crate::hub::api::MAX_PUSH_EVENTS`]).
+pub const PUSH_BATCH: usize = 1000;
+
+/// Why a sync did not complete, said so a person can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("this device has not joined a hub: run `tagtally device join URL TOKEN`")]
+    NotJoined,
+    #[error("bad hub URL {url:?}: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("hub {url} unreachable ({message}); events stay queued here and are retried")]
+    Unreachable { url: String, message: String },
+    #[error("the hub refused this device ({error}: {message}); ask a supervisor to enrol it again")]
+    Auth {
+        status: u16,
+        error: String,
+        message: String,
+    },
+    #[error("the hub refused it ({status} {error}): {message}")]
+    Refused {
+        status: u16,
+        error: String,
+        message: String,
+    },
+    #[error("the hub failed ({status} {error}): {message}; retrying")]
+    Server {
+        status: u16,
+        error: String,
+        message: String,
+    },
+    #[error("the hub sent a reply tagtally cannot read: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Worth retrying later without a person doing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Unreachable { .. } | SyncError::Server { .. } => true,
+            SyncError::Store(StoreError::Locked { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A client of one hub, with this device's token.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: String,
+}
+
+impl Client {
+    /// `timeout` bounds each request (a live stream is not bounded).
+    pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Client, SyncError> {
+        let bad = |message: String| SyncError::BadUrl {
+            url: url.to_string(),
+            message,
+        };
+        let base = Url::parse(url.trim()).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(bad("use http://HOST:PORT or https://HOST:PORT".into()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .read_timeout(timeout)
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(Client {
+            http,
+            base,
+            token: token.trim().to_string(),
+        })
+    }
+
+    /// A client for the hub this device joined.
+    pub fn joined(store: &Store, timeout: Duration) -> Result<Client, SyncError> {
+        let url = store.meta(META_HUB_URL)?.ok_or(SyncError::NotJoined)?;
+        let token = store.meta(META_HUB_TOKEN)?.ok_or(SyncError::NotJoined)?;
+        Client::new(&url, &token, timeout)
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut u = self.base.clone();
+        {
+            let mut p = u.path_segments_mut().expect("checked: can be a base");
+            p.pop_if_empty();
+            p.extend(segments);
+        }
+        u
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> SyncError {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message = format!("{message}: {s}");
+            source = s.source();
+        }
+        SyncError::Unreachable {
+            url: self.base.to_string(),
+            message,
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, SyncError> {
+        let mut req = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()));
+        }
+        let (error, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(b) => (b.error, b.message),
+            Err(_) => (
+                status.canonical_reason().unwrap_or("error").to_string(),
+                String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            ),
+        };
+        let status_u16 = status.as_u16();
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Auth {
+                status: status_u16,
+                error,
+                message,
+            },
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => SyncError::Server {
+                status: status_u16,
+                error,
+                message,
+            },
+            _ => SyncError::Refused {
+                status: status_u16,
+                error,
+                message,
+            },
+        })
+    }
+
+    pub async fn join(&self, device_id: &str) -> Result<JoinResponse, SyncError> {
+        let body = JoinRequest {
+            device_id: device_id.to_string(),
+        };
+        self.call(Method::POST, self.url(&["devices", "join"]), Some(&body))
+            .await
+    }
+
+    pub async fn snapshot(&self, packages_since: &str) -> Result<Snapshot, SyncError> {
+        let mut url = self.url(&["sync", "snapshot"]);
+        url.query_pairs_mut()
+            .append_pair("packages_since", packages_since);
+        self.call(Method::GET, url, None::<&()>).await
+    }
+
+    pub async fn orders(&self) -> Result<Vec<OrderRow>, SyncError> {
+        self.call(Method::GET, self.url(&["orders"]), None::<&()>)
+            .await
+    }
+
+    /// The order's merged state on the hub.
+    pub async fn order(&self, order: &str) -> Result<MergedOrder, SyncError> {
+        self.call(Method::GET, self.url(&["orders", order]), None::<&()>)
+            .await
+    }
+
+    pub async fn push(
+        &self,
+        order: &str,
+        events: &[Event],
+        since: i64,
+    ) -> Result<PushResponse, SyncError> {
+        let body = PushRequest {
+            events: events.to_vec(),
+            since,
+        };
+        self.call(
+            Method::POST,
+            self.url(&["orders", order, "events"]),
+            Some(&body),
+        )
+        .await
+    }
+
+    pub async fn feed(&self, order: &str, since: i64) -> Result<Feed, SyncError> {
+        let mut url = self.url(&["orders", order, "events"]);
+        url.query_pairs_mut()
+            .append_pair("since", &since.to_string());
+        self.call(Method::GET, url, None::<&()>).await
+    }
+
+    /// Follow an order's merged state as the hub streams it (server-sent events).
+    pub async fn live(&self, order: &str) -> Result<Live, SyncError> {
+        let resp = self
+            .http
+            .get(self.url(&["orders", order, "live"]))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body: ErrorBody = resp
+                .json()
+                .await
+                .map_err(|e| SyncError::Protocol(e.to_string()))?;
+            return Err(SyncError::Refused {
+                status,
+                error: body.error,
+                message: body.message,
+            });
+        }
+        Ok(Live {
+            resp,
+            buf: String::new(),
+            url: self.base.to_string(),
+        })
+    }
+}
+
+/// An order's live stream: each [`Live::next`] is the merged state after a change.
+pub struct Live {
+    resp: reqwest::Response,
+    buf: String,
+    url: String,
+}
+
+impl Live {
+    /// The next merged state; `None` when the hub ends the stream.
+    pub async fn next(&mut self) -> Result<Option<MergedOrder>, SyncError> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let data: Vec<&str> = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                    .collect();
+                if data.is_empty() {
+                    continue; // keep-alive comment
+                }
+                return serde_json::from_str(&data.join("\n"))
+                    .map(Some)
+                    .map_err(|e| SyncError::Protocol(e.to_string()));
+            }
+            match self.resp.chunk().await {
+                Ok(Some(c)) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(SyncError::Unreachable {
+                        url: self.url.clone(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Events the hub stored from this push.
+    pub pushed: usize,
+    /// Events the hub already held (resends).
+    pub duplicates: usize,
+    /// Other devices' events taken in.
+    pub received: usize,
+    /// Open orders on the hub.
+    pub orders: usize,
+    /// Package facts pulled.
+    pub packages: usize,
+    /// Orders whose events the hub refused, with why: they stay queued.
+    pub refused: Vec<String>,
+    /// This device's events still waiting for the hub.
+    pub waiting: i64,
+}
+
+/// Push the outbox (oldest first, per order), then pull orders, packages and other
+/// devices' events. Everything acknowledged is recorded as it comes, so an error
+/// part-way keeps what was done.
+pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    push_outbox(store, client, &mut report).await?;
+    let since = store.meta(META_PACKAGES_CURSOR)?.unwrap_or_default();
+    let snap = client.snapshot(&since).await?;
+    report.orders = snap.orders.len();
+    report.packages = snap.packages.len();
+    let orders: Vec<_> = snap.orders.iter().map(|o| o.order.clone()).collect();
+    store.apply_hub_snapshot(&orders, &snap.packages)?;
+    if snap.packages_cursor != since {
+        store.set_meta(&[(META_PACKAGES_CURSOR, &snap.packages_cursor)])?;
+    }
+    for o in &snap.orders {
+        let mut cursor = store.sync_cursor(&o.order.number)?;
+        while cursor < o.last_event {
+            let feed = client.feed(&o.order.number, cursor).await?;
+            report.received +=
+                store.record_sync(&o.order.number, &[], &feed.events, feed.cursor)?;
+            if feed.cursor <= cursor {
+                break;
+            }
+            cursor = feed.cursor;
+        }
+    }
+    report.waiting = store.outbox_len()?;
+    Ok(report)
+}
+
+/// Push this device's unacknowledged events, oldest first. An order the hub refuses
+/// (unknown there, an altered replay) is reported and skipped; its events stay queued.
+pub async fn push_outbox(
+    store: &mut Store,
+    client: &Client,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let mut skip: Vec<String> = vec![];
+    loop {
+        let batch = store.outbox(PUSH_BATCH, &skip)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut groups: Vec<(String, Vec<Event>)> = vec![];
+        for e in batch {
+            match groups.iter_mut().find(|(o, _)| *o == e.order) {
+                Some((_, g)) => g.push(e),
+                None => groups.push((e.order.clone(), vec![e])),
+            }
+        }
+        for (order, events) in groups {
+            let since = store.sync_cursor(&order)?;
+            match client.push(&order, &events, since).await {
+                Ok(r) => {
+                    report.pushed += r.accepted;
+                    report.duplicates += r.duplicates;
+                    report.received +=
+                        store.record_sync(&order, &r.acked, &r.feed.events, r.feed.cursor)?;
+                    if r.acked.len() < events.len() {
+                        return Err(SyncError::Protocol(format!(
+                            "hub acknowledged {} of {} events of order {order}",
+                            r.acked.len(),
+                            events.len()
+                        )));
+                    }
+                }
+                Err(SyncError::Refused {
+                    status,
+                    error,
+                    message,
+                }) => {
+                    tracing::warn!(order, status, error, message, "hub refused a push");
+                    report
+                        .refused
+                        .push(format!("order {order}: {message} ({error})"));
+                    skip.push(order);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// `tagtally device join URL TOKEN`: check the token with the hub, bind this
+/// database's device id to it, and keep URL and token in the database.
+pub async fn join(store: &mut Store, url: &str, token: &str) -> Result<JoinResponse, SyncError> {
+    let client = Client::new(url, token, Duration::from_secs(10))?;
+    let r = client.join(store.device_id()).await?;
+    let base = client.base().to_string();
+    store.set_meta(&[
+        (META_HUB_URL, base.as_str()),
+        (META_HUB_TOKEN, token.trim()),
+    ])?;
+    Ok(r)
+}
+
+/// Exponential backoff with equal jitter: attempt n waits between half and all of
+/// `min(cap, base * 2^n)`, so devices that lost the hub together do not return in step.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    attempt: u32,
+    rng: u64,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, cap: Duration, seed: u64) -> Backoff {
+        Backoff {
+            base,
+            cap,
+            attempt: 0,
+            rng: seed | 1,
+        }
+    }
+
+    /// Seeded from the clock and process id.
+    pub fn seeded(base: Duration, cap: Duration) -> Backoff {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        Backoff::new(base, cap, t ^ (u64::from(std::process::id()) << 32))
+    }
+
+    /// The wait before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(self.attempt.min(20)).unwrap_or(u32::MAX))
+            .min(self.cap);
+        self.attempt = self.attempt.saturating_add(1);
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let half = ceiling / 2;
+        let jitter_ns = (half.as_nanos() as u64).max(1);
+        half + Duration::from_nanos(r % (jitter_ns + 1))
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+}
+
+/// How the background sync runs.
+#[derive(Clone, Debug)]
+pub struct LoopOptions {
+    /// Between syncs while the hub answers.
+    pub interval: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Per request.
+    pub timeout: Duration,
+    /// On stop, one last push is tried for at most this long.
+    pub final_drain: Duration,
+}
+
+impl Default for LoopOptions {
+    fn default() -> Self {
+        LoopOptions {
+            interval: Duration::from_secs(1),
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            final_drain: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Sync running on its own thread beside a pick session, with its own connection to
+/// the device database. The pick path never waits for it.
+pub struct Background {
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    last: Arc<Mutex<Option<SyncReport>>>,
+}
+
+impl Background {
+    /// Start syncing the database at `db` (already joined). Status lines
+    /// ("offline: 12 events wait; retry in 2.1s") go to `status`.
+    pub fn start(
+        db: PathBuf,
+        busy_timeout: Duration,
+        device_id: Option<String>,
+        options: LoopOptions,
+        mut status: impl Write + Send + 'static,
+    ) -> Result<Background, SyncError> {
+        let mut store = Store::open(&db, busy_timeout)?;
+        if let Some(id) = &device_id {
+            store.set_device_id(id);
+        }
+        let client = Client::joined(&store, options.timeout)?;
+        let (stop, mut stopped) = watch::channel(false);
+        let last = Arc::new(Mutex::new(None));
+        let last2 = last.clone();
+        let thread = std::thread::Builder::new()
+            .name("tagtally-sync".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a current-thread runtime builds");
+                rt.block_on(async {
+                    let mut backoff = Backoff::seeded(options.backoff_base, options.backoff_cap);
+                    let mut offline = false;
+                    loop {
+                        let result = tokio::select! {
+                            r = sync_once(&mut store, &client) => r,
+                            _ = stopped.changed() => break,
+                        };
+                        let wait = match result {
+                            Ok(r) => {
+                                if offline {
+                                    let _ = writeln!(status, "[sync] hub reachable again: queue drained ({} waiting)", r.waiting);
+                                }
+                                for refused in &r.refused {
+                                    let _ = writeln!(status, "[sync] refused: {refused}");
+                                }
+                                offline = false;
+                                backoff.reset();
+                                *last2.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                                options.interval
+                            }
+                            Err(e) => {
+                                offline = true;
+                                let d = backoff.next_delay();
+                                let waiting = store.outbox_len().unwrap_or(-1);
+                                let _ = writeln!(
+                                    status,
+                                    "[sync] {}: {e}; {waiting} events wait; retry in {:.1}s",
+                                    if e.is_retryable() { "offline" } else { "refused" },
+                                    d.as_secs_f64()
+                                );
+                                d
+                            }
+                        };
+                        let _ = status.flush();
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {},
+                            _ = stopped.changed() => break,
+                        }
+                    }
+                    // One last push, bounded: picks made just before the end reach the
+                    // hub if it is there; if not they wait in the outbox.
+                    let mut report = SyncReport::default();
+                    let drained = tokio::time::timeout(
+                        options.final_drain,
+                        push_outbox(&mut store, &client, &mut report),
+                    )
+                    .await;
+                    let waiting = store.outbox_len().unwrap_or(-1);
+                    if !matches!(drained, Ok(Ok(()))) || waiting > 0 {
+                        let _ = writeln!(status, "[sync] stopped: {waiting} events wait for the hub (`tagtally sync` sends them)");
+                    }
+                });
+            })
+            .expect("a thread starts");
+        Ok(Background {
+            stop,
+            thread: Some(thread),
+            last,
+        })
+    }
+
+    /// The report of the last successful sync.
+    pub fn last(&self) -> Option<SyncReport> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stop (after one bounded last push) and wait for the thread.
+    pub fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter_and_resets() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(100), ms(2000), 42);
+        // (attempt, ceiling): each delay lies in [ceiling/2, ceiling].
+        for ceiling in [100, 200, 400, 800, 1600, 2000, 2000, 2000] {
+            let d = b.next_delay();
+            assert!(
+                d >= ms(ceiling / 2) && d <= ms(ceiling),
+                "{d:?} not in [{}, {ceiling}] ms",
+                ceiling / 2
+            );
+        }
+        b.reset();
+        assert!(b.next_delay() <= ms(100));
+        // Jitter: two devices with different seeds do not wait in step.
+        let mut a = Backoff::new(ms(1000), ms(30_000), 1);
+        let mut c = Backoff::new(ms(1000), ms(30_000), 2);
+        let same = (0..5).filter(|_| a.next_delay() == c.next_delay()).count();
+        assert!(same < 5);
+        // Many attempts never overflow.
+        let mut big = Backoff::new(ms(250), Duration::from_secs(30), 7);
+        for _ in 0..100 {
+            assert!(big.next_delay() <= Duration::from_secs(30));
+        }
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let un = SyncError::Unreachable {
+            url: "u".into(),
+            message: "m".into(),
+        };
+        assert!(un.is_retryable());
+        let auth = SyncError::Auth {
+            status: 403,
+            error: "revoked".into(),
+            message: "m".into(),
+        };
+        assert!(!auth.is_retryable());
+        assert!(!SyncError::NotJoined.is_retryable());
+    }
+}

@@ -1,0 +1,57 @@
+//! Real-device tests: run on a handheld or kiosk with the devices plugged in (see
+//! hardware/README.md). Each test is skipped, saying so, when its variable is unset.
+
+use std::time::{Duration, Instant};
+
+use tagtally::scan::{SourceEvent, SourceSpec, Sources, open_source};
+use tagtally::tag::TagParser;
+
+fn read_one_tag(var: &str, kind: &str) {
+    let Ok(target) = std::env::var(var) else {
+        eprintln!("{var} is not set: skipping the {kind} test");
+        return;
+    };
+    let spec: SourceSpec = format!("{kind}:{target}").parse().unwrap();
+    let parser = TagParser {
+        lenient: true,
+        ..TagParser::default()
+    };
+    let mut sources = Sources::new();
+    sources.start(open_source(&spec, 4096, &parser).unwrap());
+    eprintln!("scan any Metrc tag with the {kind} device {target} within 60 s");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let rx = sources.events();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left).expect("a scan within 60 s") {
+            SourceEvent::Scan(s) => {
+                let tag = parser.parse(&s.raw);
+                eprintln!("read {:?} -> {tag:?}", String::from_utf8_lossy(&s.raw));
+                assert!(
+                    tag.is_ok(),
+                    "not a tag: {:?}",
+                    String::from_utf8_lossy(&s.raw)
+                );
+                assert!(!s.manual, "scanner keys arrived at typing speed");
+                break;
+            }
+            SourceEvent::Status { message, .. } => eprintln!("status: {message}"),
+        }
+    }
+    sources.stop();
+}
+
+#[test]
+fn serial_scanner_reads_a_tag() {
+    read_one_tag("TAGTALLY_TEST_SERIAL", "serial");
+}
+
+#[test]
+fn hid_scanner_reads_a_tag() {
+    read_one_tag("TAGTALLY_TEST_HID", "hid");
+}
+
+#[test]
+fn camera_reads_a_tag() {
+    read_one_tag("TAGTALLY_TEST_CAMERA", "camera");
+}
