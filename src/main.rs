@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use slint::ComponentHandle;
 use tagtally::app::{self, pick::PickSession};
 use tagtally::config::Settings;
 use tagtally::scan::{SourceSpec, Sources, open_source};
@@ -290,7 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = app::open_store(&settings)?;
             let mut ui = tagtally::ui::App::new(&settings, store, false)?;
             ui.start_scanners(&settings).map_err(anyhow::Error::msg)?;
-            ui.window.run()?;
+            ui.run()?;
         }
         Command::Demo { terminal } => {
             let display = std::env::var_os("DISPLAY").is_some()
@@ -360,7 +359,7 @@ fn demo_window(mut settings: Settings) -> Result<()> {
         let mut store = app::open_store(&settings)?;
         app::load_demo(&mut store)?;
         let ui = tagtally::ui::App::new(&settings, store, true)?;
-        ui.window.run()?;
+        ui.run()?;
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&dir);

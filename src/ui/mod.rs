@@ -127,6 +127,11 @@ impl App {
         Ok(())
     }
 
+    /// Show the window and run the event loop until it is closed.
+    pub fn run(&self) -> Result<(), slint::PlatformError> {
+        self.window.run()
+    }
+
     /// Queue a command as the screen would (for scanner sources and tests).
     pub fn send(&self, c: Command) {
         self.station.send(c);
