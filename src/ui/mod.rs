@@ -27,15 +27,6 @@ use crate::store::Store;
 
 slint::include_modules!();
 
-/// Reasons offered for a short pick.
-pub const SHORT_REASONS: &[&str] = &[
-    "Not found in vault",
-    "Damaged",
-    "On hold / not eligible",
-    "Wrong count on label",
-    "Other (tell a supervisor)",
-];
-
 /// How long an ACCEPTED banner stays before the list shows again (rejections stay
 /// until tapped or the next scan).
 const ACCEPTED_BANNER: Duration = Duration::from_millis(1500);
@@ -76,11 +67,20 @@ impl App {
                 .collect::<Vec<_>>(),
         )));
         pick.set_short_reasons(ModelRc::new(VecModel::from(
-            SHORT_REASONS
+            settings
+                .ui
+                .short_reasons
                 .iter()
-                .map(|r| SharedString::from(*r))
+                .map(|r| SharedString::from(r.as_str()))
                 .collect::<Vec<_>>(),
         )));
+        if !settings.ui.sound {
+            sound::set_enabled(false);
+        }
+        if settings.ui.kiosk {
+            window.global::<AppAdapter>().set_kiosk(true);
+            window.window().set_fullscreen(true);
+        }
         wire(&window, &station, settings);
         station.send(Command::ListOrders {
             search: String::new(),
