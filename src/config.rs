@@ -23,7 +23,37 @@ pub struct Settings {
     pub tags: TagSettings,
     pub scan: ScanSettings,
     pub rules: Rules,
+    pub ui: UiSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSettings {
+    /// Fullscreen, no decorations, no pointer: for a dock or vault kiosk.
+    pub kiosk: bool,
+    /// Accept and reject sounds.
+    pub sound: bool,
+    /// Reasons offered for a short pick.
+    pub short_reasons: Vec<String>,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            kiosk: false,
+            sound: true,
+            short_reasons: [
+                "Not found in vault",
+                "Damaged",
+                "On hold / not eligible",
+                "Wrong count on label",
+                "Other (tell a supervisor)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]

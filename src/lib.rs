@@ -19,6 +19,8 @@
 //!   pulls, backoff, background sync beside a pick.
 //! - [`app`]: what each command does (import, pick, status, demo), used by `main.rs`.
 //! - [`config`]: one `Settings` struct, layered defaults < file < environment.
+//! - [`ui`]: the Slint touch app (the only code that touches generated Slint types),
+//!   its headless platform and screenshots.
 //!
 //! See `ARCHITECTURE.md` for the invariants that hold between them.
 
@@ -32,3 +34,4 @@ pub mod store;
 pub mod sync;
 pub mod synthetic;
 pub mod tag;
+pub mod ui;

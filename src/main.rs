@@ -127,8 +127,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Try every verdict on shipped demo data in a temporary database.
-    Demo,
+    /// Open the touch app (station from the settings).
+    App,
+    /// Try every verdict on shipped demo data in a temporary database: the touch app
+    /// with a demo scanner panel, or the terminal version with --terminal (also used
+    /// when there is no display).
+    Demo {
+        #[arg(long)]
+        terminal: bool,
+    },
+    /// Render a screen with the demo data to a PNG, without a display.
+    Screenshot {
+        /// orders, pick, accepted, rejected or short.
+        #[arg(long, default_value = "pick")]
+        screen: String,
+        /// WIDTHxHEIGHT in pixels, e.g. 480x800 (handheld) or 1280x800 (kiosk).
+        #[arg(long, default_value = "1280x800")]
+        size: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the effective settings (all layers applied) as TOML.
     Config,
 }
@@ -411,7 +429,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Demo => demo(settings, &mut out)?,
+        Command::App => {
+            let store = app::open_store(&settings)?;
+            let mut ui = tagtally::ui::App::new(&settings, store, false)?;
+            ui.start_scanners(&settings).map_err(anyhow::Error::msg)?;
+            ui.run()?;
+        }
+        Command::Demo { terminal } => {
+            let display = std::env::var_os("DISPLAY").is_some()
+                || std::env::var_os("WAYLAND_DISPLAY").is_some();
+            if terminal || !display {
+                if !terminal {
+                    eprintln!("tagtally: no display found: running the terminal demo");
+                }
+                demo(settings, &mut out)?
+            } else {
+                demo_window(settings)?
+            }
+        }
+        Command::Screenshot {
+            screen,
+            size,
+            out: file,
+        } => {
+            let (w, h) = size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                .context("--size should be WIDTHxHEIGHT, e.g. 480x800")?;
+            tagtally::ui::screenshot::render(&screen, w, h, &file).map_err(anyhow::Error::msg)?;
+            writeln!(out, "{}", file.display())?;
+        }
         Command::Config => {
             write!(out, "{}", toml::to_string(&settings)?)?;
         }
@@ -428,7 +475,7 @@ fn demo(mut settings: Settings, out: &mut impl Write) -> Result<()> {
     let result = (|| -> Result<()> {
         let mut store = app::open_store(&settings)?;
         app::load_demo(&mut store)?;
-        writeln!(out, "{}", tagtally::app::DEMO_INTRO)?;
+        writeln!(out, "{}", tagtally::app::demo_intro())?;
         let mut session = PickSession::open(
             &mut store,
             "SO-1001",
@@ -446,6 +493,20 @@ fn demo(mut settings: Settings, out: &mut impl Write) -> Result<()> {
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
+    result
+}
+
+fn demo_window(mut settings: Settings) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("tagtally-demo-{}", std::process::id()));
+    settings.store.path = Some(dir.join("demo.db"));
+    let result = (|| -> Result<()> {
+        let mut store = app::open_store(&settings)?;
+        app::load_demo(&mut store)?;
+        let ui = tagtally::ui::App::new(&settings, store, true)?;
+        ui.run()?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
     result
 }
 

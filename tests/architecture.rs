@@ -74,6 +74,12 @@ fn only_store_speaks_sql() {
 }
 
 #[test]
+fn only_ui_touches_slint() {
+    let bad = offenders("slint", &["ui/"]);
+    assert!(bad.is_empty(), "slint outside src/ui/: {bad:?}");
+}
+
+#[test]
 fn the_checks_can_fail() {
     // Guard against a vacuous walk: the tree is found and a known use is seen.
     assert!(!offenders("rusqlite", &[]).is_empty());

@@ -87,6 +87,21 @@ fn a_folder_of_frames_reads_tags_once_and_decoys_as_not_a_tag() {
         ],
         "{lines:?}"
     );
+    // Asked to look for UPCs too, the camera reads the decoy, as not a tag.
+    let upc_dir = tempfile::tempdir().unwrap();
+    save(&upc, &upc_dir.path().join("a.png"));
+    let spec = format!(
+        "images:{}?fps=0&formats=code128,upca",
+        upc_dir.path().display()
+    );
+    let upc_lines = run(&["scan-test", "--source", &spec, "--json"], None);
+    let upc_reads: Vec<&Value> = upc_lines
+        .iter()
+        .filter(|l| l.get("status").is_none())
+        .collect();
+    assert_eq!(upc_reads.len(), 1, "{upc_lines:?}");
+    assert_eq!(upc_reads[0]["verdict"], "not_a_tag");
+    assert_eq!(upc_reads[0]["reason"], "other_barcode");
     let skipped: Vec<&Value> = lines.iter().filter(|l| l.get("status").is_some()).collect();
     assert!(
         skipped

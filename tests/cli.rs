@@ -724,7 +724,7 @@ fn settings_layers_reach_the_pick() {
 fn demo_runs_on_embedded_data() {
     let site = Site::new();
     let mut c = Command::new(BIN);
-    c.arg("demo")
+    c.args(["demo", "--terminal"])
         .env("TMPDIR", site.dir.path())
         .env_remove("TAGTALLY_DB")
         .env("XDG_CONFIG_HOME", site.dir.path());

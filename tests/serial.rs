@@ -86,7 +86,8 @@ fn split_writes_several_tags_noise_and_crlf_frame_correctly() {
     sc.send(&A.as_bytes()[10..]);
     sc.send(b"\r");
     sc.send(format!("\n{B}\r\n\x00\x00garbage\x00\r\n{C}\r\n]C0{A}\n").as_bytes());
-    let got: Vec<String> = (0..5).map(|_| next_scan(rx).0).collect();
+    sc.send(&[0x80, 0xff, 0xfe, 0x13, 0x9b, b'\r']);
+    let got: Vec<String> = (0..6).map(|_| next_scan(rx).0).collect();
     assert_eq!(
         got,
         vec![
@@ -94,7 +95,8 @@ fn split_writes_several_tags_noise_and_crlf_frame_correctly() {
             B.to_string(),
             "\0\0garbage\0".to_string(),
             C.to_string(),
-            format!("]C0{A}")
+            format!("]C0{A}"),
+            "\u{fffd}\u{fffd}\u{fffd}\u{13}\u{fffd}".to_string()
         ]
     );
     sources.stop();

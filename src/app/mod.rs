@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod pick;
 pub mod scan_test;
+pub mod station;
 
 use std::io::Write;
 use std::path::Path;
@@ -144,23 +145,56 @@ pub fn load_demo(store: &mut Store) -> Result<(), AppError> {
     Ok(())
 }
 
-/// What `tagtally demo` prints before it reads scans.
-pub const DEMO_INTRO: &str = "\
-tagtally demo: picking order SO-1001 (Green Door Dispensary) in a temporary database.
-Type or paste a tag and press Enter; Ctrl-D ends the demo and shows the order.
+/// Tags of the demo data that produce every verdict on order SO-1001, with a hint.
+pub const DEMO_TAGS: &[(&str, &str)] = &[
+    (
+        "1A4060300003C35000010001",
+        "accepted (scan it twice: already scanned)",
+    ),
+    (
+        "1a4060300003c35000010002",
+        "accepted (lower case and stray spaces are fine)",
+    ),
+    (
+        "]C01A4060300003C35000010004",
+        "accepted (AIM prefix from the scanner is stripped)",
+    ),
+    ("1A4060300003C35000010003", "ineligible: on hold"),
+    (
+        "1A4060300003C35000010012",
+        "ineligible: lab state (TestFailed)",
+    ),
+    ("1A4060300003C35000010013", "ineligible: expired"),
+    ("1A4060300003C35000010022", "ineligible: recall"),
+    (
+        "1A4060300003C35000010005",
+        "wrong order (allocated to SO-1002)",
+    ),
+    (
+        "1A4060300003C35000010008",
+        "wrong batch (Blue Dream from batch BD-0399)",
+    ),
+    (
+        "1A4060300003C35000010007",
+        "not on list: same batch, not allocated",
+    ),
+    (
+        "1A4060300003C35000010031",
+        "not on list: item not on this order",
+    ),
+    ("1A4060300003C35000099999", "not on list: unknown package"),
+    ("https://id.1a4.com/ABC123", "not a tag: Retail ID"),
+    ("012345678905", "not a tag: a UPC"),
+];
 
-  1A4060300003C35000010001   accepted (scan it twice: already scanned)
-  1a4060300003c35000010002   accepted (lower case and stray spaces are fine)
-  ]C01A4060300003C35000010004  accepted (AIM prefix from the scanner is stripped)
-  1A4060300003C35000010003   ineligible: on hold
-  1A4060300003C35000010012   ineligible: lab state (TestFailed)
-  1A4060300003C35000010013   ineligible: expired
-  1A4060300003C35000010022   ineligible: recall
-  1A4060300003C35000010005   wrong order (allocated to SO-1002)
-  1A4060300003C35000010008   wrong batch (Blue Dream from batch BD-0399)
-  1A4060300003C35000010007   not on list: same batch, not allocated
-  1A4060300003C35000010031   not on list: item not on this order
-  1A4060300003C35000099999   not on list: unknown package
-  https://id.1a4.com/ABC123  not a tag: Retail ID
-  012345678905               not a tag: a UPC
-";
+/// What `tagtally demo` prints before it reads scans.
+pub fn demo_intro() -> String {
+    let mut s = String::from(
+        "tagtally demo: picking order SO-1001 (Green Door Dispensary) in a temporary database.\n\
+         Type or paste a tag and press Enter; Ctrl-D ends the demo and shows the order.\n\n",
+    );
+    for (tag, hint) in DEMO_TAGS {
+        s.push_str(&format!("  {tag:<28} {hint}\n"));
+    }
+    s
+}

@@ -26,7 +26,7 @@ pub struct PickSession<'s> {
 }
 
 /// What one scan got, ready to print.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Answer {
     /// The line as received (lossy UTF-8, without terminator, cut to the kept length).
     pub input: String,
@@ -71,6 +71,11 @@ impl<'s> PickSession<'s> {
             list,
             state,
         })
+    }
+
+    /// The store, for reads beside the pick (order lists).
+    pub fn store(&self) -> &Store {
+        self.store
     }
 
     pub fn list(&self) -> &PickList {

@@ -74,7 +74,7 @@ pub fn open_source(
         SourceSpec::Camera { path, opts } => Box::new(camera::v4l2::CameraSource::new(
             path.clone(),
             opts,
-            camera::decode::Decoder::new(parser.clone()),
+            camera::decoder_for(parser, opts),
         )),
         SourceSpec::Images { path, opts } => {
             if !path.exists() {
@@ -86,7 +86,7 @@ pub fn open_source(
             Box::new(camera::ImagesSource::new(
                 path.clone(),
                 opts,
-                camera::decode::Decoder::new(parser.clone()),
+                camera::decoder_for(parser, opts),
             ))
         }
     })

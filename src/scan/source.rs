@@ -163,6 +163,12 @@ impl Sources {
         &self.rx
     }
 
+    /// Hand the receiving end to another thread; the sources run until [`Sources::stop`].
+    pub fn take_events(&mut self) -> Receiver<SourceEvent> {
+        self.tx = None;
+        std::mem::replace(&mut self.rx, mpsc::channel().1)
+    }
+
     /// Ask every source to stop and wait for their threads.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -226,8 +232,8 @@ const SERIAL_KEYS: &[&str] = &[
     "gap_ms",
 ];
 const HID_KEYS: &[&str] = &["terminator", "gap_ms", "max_human_ms", "grab"];
-const CAMERA_KEYS: &[&str] = &["fps", "width", "height", "format", "hold_off_ms"];
-const IMAGES_KEYS: &[&str] = &["fps", "hold_off_ms", "loop"];
+const CAMERA_KEYS: &[&str] = &["fps", "width", "height", "format", "hold_off_ms", "formats"];
+const IMAGES_KEYS: &[&str] = &["fps", "hold_off_ms", "loop", "formats"];
 const REPLAY_KEYS: &[&str] = &["delay_ms", "terminator"];
 
 impl FromStr for SourceSpec {
@@ -302,6 +308,9 @@ impl FromStr for SourceSpec {
         if let Some(o) = spec.options() {
             if let Some(t) = o.get("terminator") {
                 t.parse::<Terminator>()?;
+            }
+            if let Some(f) = o.get("formats") {
+                super::camera::parse_formats(f)?;
             }
             for (k, v) in o {
                 let numeric = matches!(

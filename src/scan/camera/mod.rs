@@ -97,6 +97,29 @@ pub fn emit_frame(
     }
 }
 
+/// A `formats=code128,qrcode,...` option: the symbologies a camera looks for.
+pub fn parse_formats(list: &str) -> Result<Vec<decode::Symbology>, String> {
+    list.split(',')
+        .map(|f| {
+            decode::Symbology::from_name(f.trim()).ok_or_else(|| {
+                format!(
+                    "unknown barcode format {f:?}: use code128, qrcode, datamatrix, ean13, ean8, upca or upce"
+                )
+            })
+        })
+        .collect()
+}
+
+/// The decoder a camera or image source uses: `parser`'s tag rules, and the
+/// spec's `formats` if given (default Code 128, QR, DataMatrix).
+pub fn decoder_for(parser: &crate::tag::TagParser, opts: &Options) -> Decoder {
+    let mut d = Decoder::new(parser.clone());
+    if let Some(f) = opts.get("formats").and_then(|f| parse_formats(f).ok()) {
+        d.formats = f;
+    }
+    d
+}
+
 /// Frame options shared by camera and image sources.
 #[derive(Clone, Debug)]
 pub struct FrameOptions {
