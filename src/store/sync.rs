@@ -655,60 +655,7 @@ impl Store {
             {
                 continue;
             }
-            tx.execute(
-                "DELETE FROM allocations WHERE order_number = ?1",
-                [&order.number],
-            )
-            .map_err(err)?;
-            tx.execute(
-                "DELETE FROM order_lines WHERE order_number = ?1",
-                [&order.number],
-            )
-            .map_err(err)?;
-            tx.execute(
-                "INSERT INTO orders (number, short_id, status, is_open, buyer, buyer_license,
-                    ship_date, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (number) DO UPDATE SET short_id = excluded.short_id,
-                    status = excluded.status, is_open = excluded.is_open, buyer = excluded.buyer,
-                    buyer_license = excluded.buyer_license, ship_date = excluded.ship_date,
-                    imported_at = excluded.imported_at",
-                params![
-                    order.number,
-                    order.short_id,
-                    order.status.0,
-                    order.status.is_open(),
-                    order.buyer,
-                    order.buyer_license,
-                    order.ship_date,
-                    at
-                ],
-            )
-            .map_err(err)?;
-            for (pos, line) in order.lines.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO order_lines (order_number, line_id, position, sku, name,
-                        quantity, unit, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        order.number,
-                        line.id,
-                        pos as i64,
-                        line.sku,
-                        line.name,
-                        line.quantity,
-                        line.unit,
-                        line.batch
-                    ],
-                )
-                .map_err(err)?;
-                for (tpos, tag) in line.tags.iter().enumerate() {
-                    tx.execute(
-                        "INSERT INTO allocations (order_number, line_id, tag, position)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![order.number, line.id, tag.as_str(), tpos as i64],
-                    )
-                    .map_err(err)?;
-                }
-            }
+            super::write_order(&tx, &path, order, &at)?;
         }
         tx.commit().map_err(err)
     }
