@@ -210,3 +210,59 @@ fn missing_folders_and_broken_videos_are_refused_clearly() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_camera_that_vanishes_mid_stream_is_reported_and_comes_back() {
+    use tagtally::scan::{SourceEvent, Sources, open_source};
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera");
+    std::fs::create_dir(&cam).unwrap();
+    let a = barcode_frame(
+        "1A4060300003C35000010001",
+        BarcodeFormat::CODE_128,
+        3,
+        1280,
+        720,
+    )
+    .unwrap();
+    save(&a, &cam.join("a.png"));
+    let spec = format!("camera:{}?fps=20", cam.display()).parse().unwrap();
+    let mut sources = Sources::new();
+    sources.start(open_source(&spec, 4096, &Default::default()).unwrap());
+    let rx = sources.events();
+    let wait = std::time::Duration::from_secs(20);
+    let mut next = |want: &dyn Fn(&SourceEvent) -> bool| loop {
+        let ev = rx.recv_timeout(wait).expect("an event in time");
+        if want(&ev) {
+            return ev;
+        }
+    };
+    let scan_of = |ev: &SourceEvent| match ev {
+        SourceEvent::Scan(s) => String::from_utf8_lossy(&s.raw).into_owned(),
+        _ => String::new(),
+    };
+    let status_has = |ev: &SourceEvent, text: &str| matches!(ev, SourceEvent::Status { message, .. } if message.contains(text));
+    let ev = next(&|e| matches!(e, SourceEvent::Scan(_)));
+    assert_eq!(scan_of(&ev), "1A4060300003C35000010001");
+
+    // Unplug: the folder goes away.
+    let away = dir.path().join("away");
+    std::fs::rename(&cam, &away).unwrap();
+    next(&|e| status_has(e, "gone"));
+    // Plug it back with another package in view.
+    std::fs::remove_file(away.join("a.png")).unwrap();
+    let b = barcode_frame(
+        "1A4060300003C35000010002",
+        BarcodeFormat::CODE_128,
+        3,
+        1280,
+        720,
+    )
+    .unwrap();
+    save(&b, &away.join("b.png"));
+    std::fs::rename(&away, &cam).unwrap();
+    next(&|e| status_has(e, "(back)"));
+    let ev = next(&|e| matches!(e, SourceEvent::Scan(_)));
+    assert_eq!(scan_of(&ev), "1A4060300003C35000010002");
+    sources.stop();
+}

@@ -3,6 +3,10 @@
 //! A capture thread dequeues frames and hands the newest to a decode worker; when the
 //! worker is busy a frame is dropped rather than queued, so the picture never lags.
 //! A camera that vanishes mid-stream is reported and reopened.
+//!
+//! The device is reached through [`Capture`]: [`V4l2Capture`] on a real camera, and
+//! [`FolderCapture`], a fake camera that plays a folder of images in a loop and
+//! "unplugs" when the folder goes away, for tests and demos on machines without one.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, TrySendError};
@@ -15,30 +19,153 @@ use super::decode::{Decoder, GreyImage, load_luma_bytes};
 use super::{Deduper, FrameOptions, emit_frame};
 use crate::scan::source::{Options, ScanSource, Sink, StatusLevel, opt_u32};
 
-pub struct CameraSource {
+/// A camera device: opened (again, after it vanished) by the camera source.
+pub trait Capture: Send {
+    /// Open the device and start streaming; the text says what streams.
+    fn open(&mut self) -> Result<(Box<dyn FrameStream>, String), String>;
+}
+
+/// Frames from an open camera.
+pub trait FrameStream {
+    /// The next frame; `Ok(None)` for a frame the device marked bad; `Err` when the
+    /// device is gone.
+    fn next_frame(&mut self) -> Result<Option<Result<GreyImage, String>>, String>;
+}
+
+/// A V4L2 camera (`/dev/video*`).
+pub struct V4l2Capture {
     path: PathBuf,
-    frames: FrameOptions,
     width: u32,
     height: u32,
     format: Option<String>,
+}
+
+/// A fake camera: the images of a folder (PNG/JPEG, name order) over and over at
+/// `fps`. Removing the folder unplugs it; putting it back plugs it in again.
+pub struct FolderCapture {
+    dir: PathBuf,
+    fps: u32,
+}
+
+impl FolderCapture {
+    pub fn new(dir: PathBuf, fps: u32) -> Self {
+        FolderCapture { dir, fps }
+    }
+}
+
+impl Capture for FolderCapture {
+    fn open(&mut self) -> Result<(Box<dyn FrameStream>, String), String> {
+        let files = super::image_files(&self.dir)
+            .map_err(|e| format!("fake camera {}: {e}", self.dir.display()))?;
+        if files.is_empty() {
+            return Err(format!("fake camera {}: no images", self.dir.display()));
+        }
+        let what = format!(
+            "fake camera {} ({} images)",
+            self.dir.display(),
+            files.len()
+        );
+        Ok((
+            Box::new(FolderStream {
+                dir: self.dir.clone(),
+                files,
+                next: 0,
+                pace: Duration::from_micros(1_000_000 / u64::from(self.fps.max(1))),
+            }),
+            what,
+        ))
+    }
+}
+
+struct FolderStream {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    next: usize,
+    pace: Duration,
+}
+
+impl FrameStream for FolderStream {
+    fn next_frame(&mut self) -> Result<Option<Result<GreyImage, String>>, String> {
+        std::thread::sleep(self.pace);
+        if !self.dir.is_dir() {
+            return Err(format!("{} is gone", self.dir.display()));
+        }
+        let file = &self.files[self.next % self.files.len()];
+        self.next += 1;
+        Ok(Some(
+            super::decode::load_luma(file).map_err(|e| e.to_string()),
+        ))
+    }
+}
+
+struct V4l2Stream {
+    stream: linuxvideo::stream::ReadStream,
+    layout: Layout,
+}
+
+impl FrameStream for V4l2Stream {
+    fn next_frame(&mut self) -> Result<Option<Result<GreyImage, String>>, String> {
+        let layout = self.layout;
+        self.stream
+            .dequeue(|buf| {
+                if buf.is_error() {
+                    return Ok(None);
+                }
+                Ok(Some(to_grey(&layout, &buf)))
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Capture for V4l2Capture {
+    fn open(&mut self) -> Result<(Box<dyn FrameStream>, String), String> {
+        let (stream, layout) = self.open_device()?;
+        let what = format!(
+            "camera {} streaming {}x{} {:?}",
+            self.path.display(),
+            layout.width,
+            layout.height,
+            layout.format
+        );
+        Ok((Box::new(V4l2Stream { stream, layout }), what))
+    }
+}
+
+/// A camera source: a capture thread and a decode worker.
+pub struct CameraSource {
+    name: String,
+    capture: Box<dyn Capture>,
+    frames: FrameOptions,
     decoder: Decoder,
 }
 
 impl CameraSource {
-    /// Options: `fps` (30), `width` (1280), `height` (720), `format` (GREY, YUYV or
-    /// MJPG; default: the first of those the camera offers), `hold_off_ms` (1500).
+    /// A V4L2 camera. Options: `fps` (30), `width` (1280), `height` (720), `format`
+    /// (GREY, YUYV or MJPG; default: the first of those the camera offers),
+    /// `hold_off_ms` (1500). A path that is a folder is a [`FolderCapture`].
     pub fn new(path: PathBuf, opts: &Options, decoder: Decoder) -> Self {
+        let frames = FrameOptions::from_options(opts, 30);
+        let capture: Box<dyn Capture> = if path.is_dir() {
+            Box::new(FolderCapture::new(path.clone(), frames.fps))
+        } else {
+            Box::new(V4l2Capture {
+                path: path.clone(),
+                width: opt_u32(opts, "width", 1280),
+                height: opt_u32(opts, "height", 720),
+                format: opts.get("format").map(|f| f.to_ascii_uppercase()),
+            })
+        };
         CameraSource {
-            path,
-            frames: FrameOptions::from_options(opts, 30),
-            width: opt_u32(opts, "width", 1280),
-            height: opt_u32(opts, "height", 720),
-            format: opts.get("format").map(|f| f.to_ascii_uppercase()),
+            name: format!("camera:{}", path.display()),
+            capture,
+            frames,
             decoder,
         }
     }
+}
 
-    fn open(&self) -> Result<(linuxvideo::stream::ReadStream, Layout), String> {
+impl V4l2Capture {
+    fn open_device(&self) -> Result<(linuxvideo::stream::ReadStream, Layout), String> {
         let dev = Device::open(&self.path)
             .map_err(|e| format!("cannot open camera {}: {e}", self.path.display()))?;
         let offered: Vec<PixelFormat> = dev
@@ -138,10 +265,10 @@ pub fn to_grey(format: &Layout, data: &[u8]) -> Result<GreyImage, String> {
 
 impl ScanSource for CameraSource {
     fn name(&self) -> String {
-        format!("camera:{}", self.path.display())
+        self.name.clone()
     }
 
-    fn run(self: Box<Self>, sink: Sink) {
+    fn run(mut self: Box<Self>, sink: Sink) {
         // The decode worker takes the newest frame; the capture loop never waits on it.
         let (tx, rx) = mpsc::sync_channel::<(GreyImage, Duration)>(1);
         let worker_sink = sink.clone();
@@ -161,8 +288,9 @@ impl ScanSource for CameraSource {
             .expect("a thread can be spawned");
         let origin = Instant::now();
         let mut lost = false;
+        let mut ever_open = false;
         while !sink.stopped() {
-            let (mut stream, format) = match self.open() {
+            let (mut stream, what) = match self.capture.open() {
                 Ok(s) => s,
                 Err(e) => {
                     if !lost {
@@ -175,27 +303,18 @@ impl ScanSource for CameraSource {
                     continue;
                 }
             };
-            sink.status(
-                StatusLevel::Info,
-                format!(
-                    "camera {} streaming {}x{} {:?}",
-                    self.path.display(),
-                    format.width,
-                    format.height,
-                    format.format
-                ),
-            );
+            let what = if ever_open {
+                format!("{what} (back)")
+            } else {
+                what
+            };
+            ever_open = true;
+            sink.status(StatusLevel::Info, what);
             let why = loop {
                 if sink.stopped() {
                     break None;
                 }
-                let frame = stream.dequeue(|buf| {
-                    if buf.is_error() {
-                        return Ok(None);
-                    }
-                    Ok(Some(to_grey(&format, &buf)))
-                });
-                match frame {
+                match stream.next_frame() {
                     Ok(Some(Ok(img))) => match tx.try_send((img, origin.elapsed())) {
                         Ok(()) | Err(TrySendError::Full(_)) => {}
                         Err(TrySendError::Disconnected(_)) => break None,
@@ -212,7 +331,7 @@ impl ScanSource for CameraSource {
                 Some(e) => {
                     sink.status(
                         StatusLevel::Warn,
-                        format!("camera {} gone ({e}): reconnecting", self.path.display()),
+                        format!("{} gone ({e}): reconnecting", self.name),
                     );
                     lost = true;
                 }
