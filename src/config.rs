@@ -24,7 +24,35 @@ pub struct Settings {
     pub scan: ScanSettings,
     pub rules: Rules,
     pub ui: UiSettings,
+    pub people: PeopleSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeopleSettings {
+    /// Wrong PINs in a row that lock a person out.
+    pub max_failures: u32,
+    /// How long a lock-out lasts.
+    pub lockout_minutes: u32,
+}
+
+impl Default for PeopleSettings {
+    fn default() -> Self {
+        PeopleSettings {
+            max_failures: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+impl PeopleSettings {
+    pub fn lockout(&self) -> crate::store::Lockout {
+        crate::store::Lockout {
+            max_failures: self.max_failures.max(1),
+            duration: chrono::Duration::minutes(i64::from(self.lockout_minutes)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -117,6 +117,9 @@ enum Command {
     /// Join this device to a hub.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// People who sign in, with a role and a PIN.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Push this device's queued events to the hub and pull orders and other devices' picks.
     Sync {
         #[arg(long)]
@@ -172,6 +175,28 @@ enum DeviceCommand {
         /// For an https hub with its own certificate: the PEM certificate to trust.
         #[arg(long, value_name = "PEM")]
         ca: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a person, or give one a new role and PIN (which also lifts a lock-out).
+    Add {
+        name: String,
+        /// picker, loader, driver or supervisor.
+        #[arg(long)]
+        role: String,
+        /// 4 to 8 digits.
+        #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
+        pin: String,
+    },
+    /// List the people (never their PINs).
+    List,
+    /// Check a PIN as the sign-in screen does (wrong PINs count toward a lock-out).
+    Check {
+        name: String,
+        #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
+        pin: String,
     },
 }
 
@@ -370,6 +395,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Some(HubCommand::Devices) => hub_cli::devices(&store, &mut out)?,
                 Some(HubCommand::SecurityLog) => hub_cli::security_log(&store, &mut out)?,
+            }
+        }
+        Command::User(cmd) => {
+            let mut store = app::open_store(&settings)?;
+            match cmd {
+                UserCommand::Add { name, role, pin } => {
+                    let role = role.parse().map_err(anyhow::Error::msg)?;
+                    store.set_person(&name, role, &pin)?;
+                    writeln!(out, "{name} may sign in as {role}")?;
+                }
+                UserCommand::List => {
+                    for p in store.people()? {
+                        let locked = p
+                            .locked_until
+                            .map(|u| format!("  (locked until {u})"))
+                            .unwrap_or_default();
+                        writeln!(out, "{:<24} {}{locked}", p.name, p.role)?;
+                    }
+                }
+                UserCommand::Check { name, pin } => {
+                    let rule = settings.people.lockout();
+                    match store.sign_in(&name, &pin, chrono::Utc::now(), rule)? {
+                        Ok(p) => writeln!(out, "{} signed in as {}", p.name, p.role)?,
+                        Err(e) => anyhow::bail!(e),
+                    }
+                }
             }
         }
         Command::Device(DeviceCommand::Join { url, token, ca }) => {

@@ -753,3 +753,57 @@ fn demo_runs_on_embedded_data() {
     let left: Vec<_> = std::fs::read_dir(site.dir.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn people_sign_in_with_a_pin_and_are_locked_out_after_wrong_ones() {
+    let site = Site::new();
+    let out = site.ok(&[
+        "user",
+        "add",
+        "Ana",
+        "--role",
+        "supervisor",
+        "--pin",
+        "2468",
+    ]);
+    assert!(out.contains("Ana may sign in as supervisor"), "{out}");
+    let err = site.fails(&["user", "add", "Bo", "--role", "boss", "--pin", "1234"]);
+    assert!(err.contains("unknown role"), "{err}");
+    let err = site.fails(&["user", "add", "Bo", "--role", "picker", "--pin", "12"]);
+    assert!(err.contains("4 to 8 digits"), "{err}");
+    assert!(
+        site.ok(&["user", "check", "Ana", "--pin", "2468"])
+            .contains("signed in")
+    );
+    // Three wrong PINs lock Ana out (TAGTALLY_PEOPLE__MAX_FAILURES=3).
+    let check = |pin: &str| {
+        site.cmd(&["user", "check", "Ana", "--pin", pin])
+            .env("TAGTALLY_PEOPLE__MAX_FAILURES", "3")
+            .output()
+            .unwrap()
+    };
+    for left in [2, 1] {
+        let o = check("0000");
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&format!("{left} more wrong PIN")), "{err}");
+    }
+    let o = check("0000");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("locked out until"));
+    let o = check("2468");
+    assert!(!o.status.success(), "the right PIN is refused while locked");
+    assert!(site.ok(&["user", "list"]).contains("locked until"));
+    // A new PIN from a supervisor lifts the lock.
+    site.ok(&[
+        "user",
+        "add",
+        "Ana",
+        "--role",
+        "supervisor",
+        "--pin",
+        "97531",
+    ]);
+    assert!(check("97531").status.success());
+    let pins: i64 = site.sql("SELECT count(*) FROM people WHERE pin_hash LIKE '%97531%'");
+    assert_eq!(pins, 0, "the PIN itself is never stored");
+}

@@ -8,6 +8,7 @@ pub mod event;
 pub mod merge;
 pub mod order;
 pub mod package;
+pub mod people;
 pub mod pick;
 
 pub use event::{Event, EventKind};

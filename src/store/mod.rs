@@ -22,12 +22,15 @@ use crate::domain::{
 };
 use crate::tag::MetrcTag;
 
+mod people;
 mod sync;
+pub use people::{Lockout, Person, SignInError};
 pub use sync::{DeviceError, DeviceRecord, PushRefused, Receipt, SecurityEntry, token_hash};
 
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_sync", include_str!("migrations/0002_sync.sql")),
+    ("0003_people", include_str!("migrations/0003_people.sql")),
 ];
 
 /// What went wrong with the database, said so a person can act on it.
@@ -58,6 +61,8 @@ pub enum StoreError {
     },
     #[error("no order {0} (give its number or short id; `tagtally orders` lists them)")]
     NoSuchOrder(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("order {0} is closed (shipped, complete, rejected or cancelled) and cannot be picked")]
     OrderClosed(String),
     #[error("database {path}: {source}")]
