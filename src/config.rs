@@ -64,6 +64,8 @@ pub struct UiSettings {
     pub sound: bool,
     /// Reasons offered for a short pick.
     pub short_reasons: Vec<String>,
+    /// Sign the person out after this many minutes without a tap or a key (0: never).
+    pub idle_sign_out_minutes: u32,
 }
 
 impl Default for UiSettings {
@@ -80,6 +82,7 @@ impl Default for UiSettings {
             ]
             .map(String::from)
             .to_vec(),
+            idle_sign_out_minutes: 10,
         }
     }
 }

@@ -553,6 +553,7 @@ fn demo_window(mut settings: Settings) -> Result<()> {
     let result = (|| -> Result<()> {
         let mut store = app::open_store(&settings)?;
         app::load_demo(&mut store)?;
+        app::add_demo_people(&mut store)?;
         let ui = tagtally::ui::App::new(&settings, store, true)?;
         ui.run()?;
         Ok(())

@@ -231,7 +231,7 @@ fn a_camera_that_vanishes_mid_stream_is_reported_and_comes_back() {
     sources.start(open_source(&spec, 4096, &Default::default()).unwrap());
     let rx = sources.events();
     let wait = std::time::Duration::from_secs(20);
-    let mut next = |want: &dyn Fn(&SourceEvent) -> bool| loop {
+    let next = |want: &dyn Fn(&SourceEvent) -> bool| loop {
         let ev = rx.recv_timeout(wait).expect("an event in time");
         if want(&ev) {
             return ev;

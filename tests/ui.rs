@@ -11,7 +11,7 @@ use std::time::Duration;
 use slint::{ComponentHandle, Model};
 use tagtally::ui::headless::Headless;
 use tagtally::ui::screenshot::{DemoDb, show};
-use tagtally::ui::{App, AppAdapter, OrdersAdapter, PickAdapter};
+use tagtally::ui::{App, AppAdapter, OrdersAdapter, PickAdapter, SignInAdapter};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -84,6 +84,7 @@ fn the_touch_app() {
     scans_are_answered_while_a_dialog_is_open(&h);
     short_pick_by_taps(&h);
     a_scanner_source_feeds_the_screen(&h);
+    people_sign_in_with_a_pin(&h);
     the_handheld_portrait_layout(&h);
     screens_match_their_references(&h);
 }
@@ -217,6 +218,70 @@ fn a_scanner_source_feeds_the_screen(h: &Headless) {
         "{}",
         pick.get_status()
     );
+}
+
+fn people_sign_in_with_a_pin(h: &Headless) {
+    h.resize(480, 800);
+    let db = DemoDb::new().unwrap();
+    let mut store = db.store().unwrap();
+    store
+        .set_person("Ana", tagtally::domain::people::Role::Picker, "2468")
+        .unwrap();
+    let app = App::new(&db.settings, db.store().unwrap(), false).unwrap();
+    app.window.show().unwrap();
+    let w = &app.window;
+    let screen = || -> String { w.global::<AppAdapter>().get_screen().into() };
+    let sign = w.global::<SignInAdapter>();
+    assert!(h.pump_until(WAIT, || screen() == "signin"
+        && sign.get_people().row_count() == 1));
+
+    // A scan before anyone signed in is refused and not recorded.
+    h.type_text("1A4060300003C35000010001\n");
+    assert!(
+        sign.get_message().contains("Sign in first"),
+        "{}",
+        sign.get_message()
+    );
+    ui_send_scan(&app, "1A4060300003C35000010001");
+    assert!(h.pump_until(WAIT, || sign.get_message().contains("not recorded")));
+    assert_eq!(db.store().unwrap().event_count().unwrap(), 0);
+
+    // Tap the name, type a wrong PIN, then the right one on the keypad.
+    sign.invoke_choose("Ana".into());
+    h.type_text("1111\n");
+    assert!(h.pump_until(WAIT, || sign.get_message().contains("wrong PIN")));
+    for d in ["2", "4", "6", "8"] {
+        sign.invoke_digit(d.into());
+    }
+    assert_eq!(sign.get_pin_length(), 4);
+    sign.invoke_submit();
+    assert!(h.pump_until(WAIT, || screen() == "orders"));
+    assert_eq!(w.global::<OrdersAdapter>().get_signed_in(), "Ana (picker)");
+
+    // Signed in, a scan opens its order; signing out refuses scans again.
+    h.type_text("1A4060300003C35000010001\n");
+    assert!(
+        h.pump_until(WAIT, || w.global::<PickAdapter>().get_banner_word()
+            == "ACCEPTED")
+    );
+    w.global::<OrdersAdapter>().invoke_sign_out();
+    assert_eq!(screen(), "signin");
+    ui_send_scan(&app, "1A4060300003C35000010002");
+    h.pump_until(Duration::from_millis(500), || false);
+    assert_eq!(db.store().unwrap().event_count().unwrap(), 1);
+}
+
+fn ui_send_scan(app: &App, tag: &str) {
+    app.send(tagtally::app::station::Command::Scan(
+        tagtally::scan::ScanEvent {
+            source: "test".into(),
+            raw: tag.as_bytes().to_vec(),
+            len: tag.len(),
+            manual: false,
+            refused: None,
+            at: std::time::SystemTime::now(),
+        },
+    ));
 }
 
 fn the_handheld_portrait_layout(h: &Headless) {

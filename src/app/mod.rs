@@ -136,6 +136,13 @@ pub fn print_progress(p: &Progress, out: &mut impl Write) -> std::io::Result<()>
     Ok(())
 }
 
+/// The demo's people: "Demo Picker" (PIN 1234) and "Demo Supervisor" (PIN 9999).
+pub fn add_demo_people(store: &mut Store) -> Result<(), StoreError> {
+    use crate::domain::people::Role;
+    store.set_person("Demo Picker", Role::Picker, "1234")?;
+    store.set_person("Demo Supervisor", Role::Supervisor, "9999")
+}
+
 /// Load the shipped demo data into `store` (idempotent).
 pub fn load_demo(store: &mut Store) -> Result<(), AppError> {
     let packages = import::metrc::parse("demo packages", DEMO_PACKAGES.as_bytes())?;

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use crate::config::Settings;
 use crate::domain::pick::Progress;
 use crate::scan::ScanEvent;
-use crate::store::{OrderSummary, Store, StoreError};
+use crate::store::{OrderSummary, Person, Store, StoreError};
 
 use super::pick::{Answer, PickSession};
 
@@ -28,6 +28,12 @@ pub enum Command {
     Scan(ScanEvent),
     /// A scanner's status ("unplugged: reconnecting"), to show.
     Status(String),
+    /// List the people who may sign in.
+    ListPeople,
+    /// Check a PIN.
+    SignIn { name: String, pin: String },
+    /// The person leaves (by hand or idle): scans are refused until the next sign-in.
+    SignOut,
     /// Short the rest of a line.
     Short { line: String, reason: String },
 }
@@ -52,6 +58,12 @@ pub enum Update {
     Closed,
     /// A scanner's status.
     Status(String),
+    /// The people who may sign in (empty: this station needs no sign-in).
+    People(Vec<String>),
+    /// A PIN was right.
+    SignedIn(Person),
+    /// A PIN was refused (wrong, locked out, unknown), with what to say.
+    SignInRefused(String),
     /// Something went wrong; nothing was recorded for it.
     Error(String),
 }
@@ -104,13 +116,35 @@ impl Drop for Station {
     }
 }
 
+/// Who may scan: when the station has people, only someone signed in.
+#[derive(Default)]
+struct Gate {
+    needs_sign_in: bool,
+    who: Option<String>,
+}
+
+impl Gate {
+    fn refuses(&self) -> bool {
+        self.needs_sign_in && self.who.is_none()
+    }
+}
+
+const SIGN_IN_FIRST: &str = "Sign in first: that scan was not recorded.";
+
 fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: impl Fn(Update)) {
     let mut next: Option<Command> = None;
+    let mut gate = Gate {
+        needs_sign_in: store.people().is_ok_and(|p| !p.is_empty()),
+        who: None,
+    };
     loop {
         let Some(cmd) = next.take().or_else(|| rx.recv().ok()) else {
             return;
         };
         match cmd {
+            Command::Scan(_) | Command::OpenOrder(_) if gate.refuses() => {
+                report(Update::SignInRefused(SIGN_IN_FIRST.into()))
+            }
             Command::ListOrders { search } => report(list(&store, search)),
             Command::OpenOrder(key) => {
                 next = pick_loop(&mut store, &settings, &key, None, &rx, &report);
@@ -128,8 +162,39 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
             }
             Command::CloseOrder => report(Update::Closed),
             Command::Status(s) => report(Update::Status(s)),
+            Command::ListPeople => {
+                let update = people(&store);
+                if let Update::People(p) = &update {
+                    gate.needs_sign_in = !p.is_empty();
+                }
+                report(update)
+            }
+            Command::SignIn { name, pin } => {
+                let update = sign_in(&mut store, &settings, &name, &pin);
+                if let Update::SignedIn(p) = &update {
+                    gate.who = Some(p.name.clone());
+                }
+                report(update)
+            }
+            Command::SignOut => gate.who = None,
             Command::Short { .. } => report(Update::Error("No order is open.".into())),
         }
+    }
+}
+
+fn people(store: &Store) -> Update {
+    match store.people() {
+        Ok(p) => Update::People(p.into_iter().map(|p| p.name).collect()),
+        Err(e) => Update::Error(e.to_string()),
+    }
+}
+
+fn sign_in(store: &mut Store, settings: &Settings, name: &str, pin: &str) -> Update {
+    let rule = settings.people.lockout();
+    match store.sign_in(name, pin, chrono::Utc::now(), rule) {
+        Ok(Ok(person)) => Update::SignedIn(person),
+        Ok(Err(refused)) => Update::SignInRefused(refused.to_string()),
+        Err(e) => Update::SignInRefused(e.to_string()),
     }
 }
 
@@ -212,6 +277,14 @@ fn pick_loop(
             },
             Command::ListOrders { search } => report(list(session.store(), search)),
             Command::Status(s) => report(Update::Status(s)),
+            Command::ListPeople => report(people(session.store())),
+            Command::SignIn { .. } => report(Update::SignInRefused(
+                "Leave the order to sign in again.".into(),
+            )),
+            Command::SignOut => {
+                report(Update::Closed);
+                return Some(Command::SignOut);
+            }
             Command::CloseOrder => {
                 report(Update::Closed);
                 return None;

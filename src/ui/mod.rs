@@ -8,6 +8,7 @@
 
 pub mod headless;
 pub mod screenshot;
+mod sign_in;
 pub mod sound;
 
 use std::cell::{Cell, RefCell};
@@ -39,6 +40,7 @@ pub struct App {
     pub window: AppWindow,
     station: Rc<Station>,
     scanners: Option<Sources>,
+    _idle_timer: Option<slint::Timer>,
 }
 
 impl App {
@@ -82,6 +84,9 @@ impl App {
             window.window().set_fullscreen(true);
         }
         wire(&window, &station, settings);
+        let idle_timer = sign_in::wire(&window, &station, settings);
+        // People first: the station decides whether anyone must sign in.
+        station.send(Command::ListPeople);
         station.send(Command::ListOrders {
             search: String::new(),
         });
@@ -89,6 +94,7 @@ impl App {
             window,
             station,
             scanners: None,
+            _idle_timer: idle_timer,
         })
     }
 
@@ -168,9 +174,17 @@ fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
             if text.is_empty() {
                 return;
             }
-            if w.global::<AppAdapter>().get_screen() == "orders" {
-                orders_key(&station, &w, &search, &text);
-                return;
+            sign_in::touched();
+            match w.global::<AppAdapter>().get_screen().as_str() {
+                "signin" => {
+                    sign_in::key(&station, &w, &text);
+                    return;
+                }
+                "orders" => {
+                    orders_key(&station, &w, &search, &text);
+                    return;
+                }
+                _ => {}
             }
             let scans = framer.borrow_mut().feed(&text, started.elapsed());
             for d in scans {
@@ -306,6 +320,12 @@ thread_local! {
 pub fn apply(w: &AppWindow, update: Update) {
     let pick = w.global::<PickAdapter>();
     let app = w.global::<AppAdapter>();
+    if matches!(
+        update,
+        Update::Answer { .. } | Update::Opened { .. } | Update::Progress(_) | Update::Closed
+    ) {
+        sign_in::touched();
+    }
     match update {
         Update::Orders { search, orders } => {
             let o = w.global::<OrdersAdapter>();
@@ -344,6 +364,9 @@ pub fn apply(w: &AppWindow, update: Update) {
         Update::Status(s) => {
             pick.set_status(s.clone().into());
             w.global::<OrdersAdapter>().set_message(s.into());
+        }
+        Update::People(_) | Update::SignedIn(_) | Update::SignInRefused(_) => {
+            sign_in::apply(w, update)
         }
         Update::Error(message) => {
             if app.get_screen() == "pick" {

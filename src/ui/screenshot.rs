@@ -11,7 +11,7 @@ use crate::app::station::Command;
 use crate::config::Settings;
 
 /// Screens `tagtally screenshot --screen` knows.
-pub const SCREENS: &[&str] = &["orders", "pick", "accepted", "rejected", "short"];
+pub const SCREENS: &[&str] = &["signin", "orders", "pick", "accepted", "rejected", "short"];
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -54,6 +54,18 @@ pub fn show(headless: &Headless, app: &App, screen: &str) -> Result<(), String> 
             Err(format!("the {what} did not appear within {WAIT:?}"))
         }
     };
+    if screen == "signin" {
+        wait("sign-in screen", &mut || {
+            w.global::<AppAdapter>().get_screen() == "signin"
+                && w.global::<super::SignInAdapter>().get_people().row_count() > 0
+        })?;
+        w.global::<super::SignInAdapter>()
+            .invoke_choose("Demo Picker".into());
+        w.global::<super::SignInAdapter>().invoke_digit("1".into());
+        w.global::<super::SignInAdapter>().invoke_digit("2".into());
+        headless.pump();
+        return Ok(());
+    }
     wait("order list", &mut || {
         w.global::<super::OrdersAdapter>()
             .get_orders()
@@ -123,7 +135,11 @@ pub fn render(screen: &str, width: u32, height: u32, out: &Path) -> Result<(), S
     super::sound::set_enabled(false);
     let headless = Headless::install(width, height).map_err(|e| e.to_string())?;
     let db = DemoDb::new()?;
-    let app = App::new(&db.settings, db.store()?, true).map_err(|e| e.to_string())?;
+    let mut store = db.store()?;
+    if screen == "signin" {
+        crate::app::add_demo_people(&mut store).map_err(|e| e.to_string())?;
+    }
+    let app = App::new(&db.settings, store, true).map_err(|e| e.to_string())?;
     app.window.show().map_err(|e| e.to_string())?;
     show(&headless, &app, screen)?;
     headless.save_png(out).map_err(|e| e.to_string())
