@@ -103,6 +103,96 @@ async fn push_is_idempotent_and_an_altered_replay_is_refused_and_logged() {
     );
 }
 
+/// A non-tag scan: stored and acknowledged, counts no pick.
+fn other_barcode(device: &str, seq: i64, raw: &str) -> Event {
+    Event {
+        device: device.into(),
+        seq,
+        at: now(),
+        order: ORDER.into(),
+        kind: EventKind::scan(
+            raw.as_bytes(),
+            raw.len(),
+            None,
+            Verdict::NotATag {
+                reason: tagtally::tag::NotATag::OtherBarcode,
+            },
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pushes_committed_together_each_get_their_own_answer() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let url = hub.url();
+    let mut devices = vec![];
+    for i in 0..6 {
+        devices.push(site.device(&format!("vault-{i}"), &url).await);
+    }
+    let bad = devices[0].id();
+    let (s, r) = push(
+        &url,
+        &devices[0].token,
+        ORDER,
+        json!({ "events": [other_barcode(&bad, 1, "first")] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    // Rounds of pushes sent at once (the hub commits those waiting together): in each,
+    // device 0 resends its seq 1 altered along with a new event, the others push one
+    // event each, and one of them pushes to an order the hub does not have.
+    let rounds = 5;
+    for round in 1..=rounds {
+        let mut tasks = vec![];
+        for (i, d) in devices.iter().enumerate() {
+            let (url, token, id) = (url.clone(), d.token.clone(), d.id());
+            tasks.push(tokio::spawn(async move {
+                if i == 0 {
+                    let body = json!({ "events": [
+                        other_barcode(&id, 1, &format!("altered-{round}")),
+                        other_barcode(&id, 1 + round, "never stored"),
+                    ] });
+                    push(&url, &token, ORDER, body).await
+                } else if i == 1 {
+                    let mut e = other_barcode(&id, round, "nowhere");
+                    e.order = "SO-9999".into();
+                    push(&url, &token, "SO-9999", json!({ "events": [e] })).await
+                } else {
+                    let e = other_barcode(&id, round, &format!("r{round}"));
+                    push(&url, &token, ORDER, json!({ "events": [e] })).await
+                }
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let (s, r) = t.await.unwrap();
+            match i {
+                0 => {
+                    assert_eq!(s, 409, "{r}");
+                    assert_eq!(r["error"], "altered_replay");
+                }
+                1 => {
+                    assert_eq!(s, 404, "{r}");
+                    assert_eq!(r["error"], "no_such_order");
+                }
+                _ => {
+                    assert_eq!(s, 200, "device {i} round {round}: {r}");
+                    assert_eq!(r["accepted"], 1, "{r}");
+                    assert_eq!(r["acked"], json!([round]), "{r}");
+                }
+            }
+        }
+    }
+    // The first event, and four devices' events each round: nothing of the refused.
+    assert_eq!(site.hub_events(), 1 + 4 * rounds);
+    let log = site.hub_store().security_log().unwrap();
+    assert_eq!(
+        log.iter().filter(|e| e.kind == "altered_replay").count(),
+        rounds as usize,
+        "{log:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_missing_and_revoked_tokens_are_refused() {
     let site = Site::new();

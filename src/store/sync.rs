@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
@@ -86,7 +86,7 @@ pub fn new_token() -> String {
 }
 
 /// Insert one event as it is, with its own device, sequence and time.
-fn insert_event(tx: &Transaction, e: &Event) -> rusqlite::Result<i64> {
+fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Result<i64> {
     let mut ins = tx.prepare_cached(
         "INSERT INTO events (device, seq, at, order_number, kind, tag, line_id,
             verdict, reason, note, raw, raw_len, detail)
@@ -320,7 +320,8 @@ impl Store {
         Ok(())
     }
 
-    /// Record a security event (its own transaction, committed before returning).
+    /// Record a security event (its own transaction, committed before returning; inside
+    /// a group, part of the group's transaction).
     pub fn log_security(
         &mut self,
         device: Option<&str>,
@@ -330,12 +331,17 @@ impl Store {
         tracing::warn!(target: "tagtally::security", device, kind, detail, "security event");
         let path = self.path.clone();
         let err = |e| classify(&path, e);
+        let sql = "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)";
+        if self.in_group() {
+            // Part of the group's transaction: durable with it.
+            self.conn
+                .execute(sql, params![now(), device, kind, detail])
+                .map_err(err)?;
+            return Ok(());
+        }
         let tx = self.write_tx()?;
-        tx.execute(
-            "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![now(), device, kind, detail],
-        )
-        .map_err(err)?;
+        tx.execute(sql, params![now(), device, kind, detail])
+            .map_err(err)?;
         tx.commit().map_err(err)
     }
 
@@ -364,46 +370,76 @@ impl Store {
     /// Take a device's pushed events for one order, all or nothing, in one durable
     /// transaction. An event already held with the same contents is acknowledged
     /// again and not stored twice; one held with different contents refuses the push.
+    ///
+    /// Inside a group ([`Store::begin_group`]) the events go into a savepoint of the
+    /// group's transaction instead: a refusal rolls back only this push, and nothing
+    /// is durable before [`Store::commit_group`].
     #[instrument(skip_all, err, fields(count = events.len()))]
     pub fn receive_events(&mut self, events: &[Event]) -> Result<Receipt, PushRefused> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let at = now();
-        let tx = self.write_tx()?;
-        let mut receipt = Receipt::default();
-        for e in events {
-            let held = tx
-                .prepare_cached(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE device = ?1 AND seq = ?2"
-                ))
-                .map_err(err)?
-                .query_row(params![e.device, e.seq], event_row)
-                .optional()
-                .map_err(err)?;
-            match held {
-                Some(Ok(h)) if h == *e => receipt.duplicates += 1,
-                Some(_) => {
-                    return Err(PushRefused::Altered {
-                        device: e.device.clone(),
-                        seq: e.seq,
-                    });
-                }
-                None => {
-                    let id = insert_event(&tx, e).map_err(err)?;
-                    tx.prepare_cached(
-                        "INSERT INTO hub_receipts (device, seq, event_id, received_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .map_err(err)?
-                    .execute(params![e.device, e.seq, id, at])
-                    .map_err(err)?;
-                    receipt.new += 1;
-                }
-            }
-            receipt.acked.push(e.seq);
+        if self.in_group() {
+            let sp = self.conn.savepoint().map_err(err)?;
+            // Dropped without commit on a refusal: rolled back to the savepoint.
+            let receipt = receive_into(&sp, events, &at, &path)?;
+            sp.commit().map_err(err)?;
+            return Ok(receipt);
         }
+        let tx = self.write_tx()?;
+        let receipt = receive_into(&tx, events, &at, &path)?;
         tx.commit().map_err(err)?;
         Ok(receipt)
+    }
+
+    /// Group commit: open one write transaction that the following writes join
+    /// ([`Store::receive_events`], [`Store::log_security`], [`Store::push_savepoint`]),
+    /// until [`Store::commit_group`] makes them durable with one fsync.
+    pub fn begin_group(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())
+    }
+
+    /// True while a group's transaction is open.
+    pub fn in_group(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Commit the group's transaction (durable on return). On failure everything of
+    /// the group is rolled back.
+    pub fn commit_group(&mut self) -> Result<(), StoreError> {
+        let done = self.conn.execute_batch("COMMIT").map_err(self.err());
+        if done.is_err() {
+            self.abort_group();
+        }
+        done
+    }
+
+    /// Roll back the group's transaction, if one is open.
+    pub fn abort_group(&mut self) {
+        if self.in_group() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    /// Inside a group: mark the start of one push's writes, ended by
+    /// [`Store::end_push_savepoint`] (kept) or rolled back alone.
+    pub fn push_savepoint(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("SAVEPOINT hub_push")
+            .map_err(self.err())
+    }
+
+    /// End the savepoint of [`Store::push_savepoint`]: keep its writes (in the group's
+    /// transaction, not yet durable), or roll back just them.
+    pub fn end_push_savepoint(&mut self, keep: bool) -> Result<(), StoreError> {
+        let sql = if keep {
+            "RELEASE hub_push"
+        } else {
+            "ROLLBACK TO hub_push; RELEASE hub_push"
+        };
+        self.conn.execute_batch(sql).map_err(self.err())
     }
 
     /// An order's events after hub event id `after`, with their ids, in arrival order.
@@ -659,6 +695,49 @@ impl Store {
         }
         tx.commit().map_err(err)
     }
+}
+
+/// The body of [`Store::receive_events`], in the caller's transaction or savepoint.
+fn receive_into(
+    conn: &rusqlite::Connection,
+    events: &[Event],
+    at: &str,
+    path: &std::path::Path,
+) -> Result<Receipt, PushRefused> {
+    let err = |e| classify(path, e);
+    let mut receipt = Receipt::default();
+    for e in events {
+        let held = conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE device = ?1 AND seq = ?2"
+            ))
+            .map_err(err)?
+            .query_row(params![e.device, e.seq], event_row)
+            .optional()
+            .map_err(err)?;
+        match held {
+            Some(Ok(h)) if h == *e => receipt.duplicates += 1,
+            Some(_) => {
+                return Err(PushRefused::Altered {
+                    device: e.device.clone(),
+                    seq: e.seq,
+                });
+            }
+            None => {
+                let id = insert_event(conn, e).map_err(err)?;
+                conn.prepare_cached(
+                    "INSERT INTO hub_receipts (device, seq, event_id, received_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?
+                .execute(params![e.device, e.seq, id, at])
+                .map_err(err)?;
+                receipt.new += 1;
+            }
+        }
+        receipt.acked.push(e.seq);
+    }
+    Ok(receipt)
 }
 
 /// One line of the hub's security log.
