@@ -414,83 +414,22 @@ impl Store {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let device = self.device.clone();
-        let at = now();
         let tx = self.write_tx()?;
         let seq: i64 = tx
             .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM events WHERE device = ?1")
             .map_err(err)?
             .query_row([&device], |r| r.get(0))
             .map_err(err)?;
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT INTO events (device, seq, at, order_number, kind, tag, line_id,
-                        verdict, reason, note, raw, raw_len, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .map_err(err)?;
-            match &kind {
-                EventKind::Scan {
-                    raw,
-                    raw_len,
-                    tag,
-                    verdict,
-                } => ins.execute(params![
-                    device,
-                    seq,
-                    at,
-                    order,
-                    "scan",
-                    tag.as_ref().map(MetrcTag::as_str),
-                    verdict.line(),
-                    verdict.word(),
-                    verdict.reason(),
-                    None::<String>,
-                    raw,
-                    *raw_len as i64,
-                    serde_json::to_string(verdict).expect("verdicts serialise"),
-                ]),
-                EventKind::Short { line, reason } => ins.execute(params![
-                    device,
-                    seq,
-                    at,
-                    order,
-                    "short",
-                    None::<String>,
-                    line,
-                    None::<String>,
-                    None::<String>,
-                    reason,
-                    None::<Vec<u8>>,
-                    None::<i64>,
-                    None::<String>,
-                ]),
-                EventKind::Undo { tag, reason } => ins.execute(params![
-                    device,
-                    seq,
-                    at,
-                    order,
-                    "undo",
-                    tag.as_str(),
-                    None::<String>,
-                    None::<String>,
-                    None::<String>,
-                    reason,
-                    None::<Vec<u8>>,
-                    None::<i64>,
-                    None::<String>,
-                ]),
-            }
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(Event {
+        let event = Event {
             device,
             seq,
-            at,
+            at: now(),
             order: order.to_string(),
             kind,
-        })
+        };
+        sync::insert_event(&tx, &event).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(event)
     }
 
     /// All events of an order, in the order they were recorded here.

@@ -86,7 +86,7 @@ pub fn new_token() -> String {
 }
 
 /// Insert one event as it is, with its own device, sequence and time.
-fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Result<i64> {
+pub(super) fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Result<i64> {
     let mut ins = tx.prepare_cached(
         "INSERT INTO events (device, seq, at, order_number, kind, tag, line_id,
             verdict, reason, note, raw, raw_len, detail)
