@@ -84,6 +84,7 @@ impl Bench {
 
 fn event(device: &str, seq: i64) -> Event {
     Event {
+        person: None,
         device: device.into(),
         seq,
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

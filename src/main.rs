@@ -56,6 +56,74 @@ enum Command {
         /// Sync with the joined hub in the background while picking (never blocks a scan).
         #[arg(long)]
         sync: bool,
+        #[command(flatten)]
+        who: WhoArgs,
+    },
+    /// Load picked orders onto a vehicle: read scanner lines from standard input (or
+    /// --source) and answer each; or remove a package, show the check, or confirm.
+    Load {
+        /// Order number(s) or short id(s): several orders make one route.
+        #[arg(required = true)]
+        orders: Vec<String>,
+        /// One JSON object per answer instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "source", value_name = "SPEC")]
+        sources: Vec<String>,
+        /// Print loaded against the manifest (missing, extra) and stop.
+        #[arg(long, conflicts_with_all = ["remove", "confirm"])]
+        check: bool,
+        /// A supervisor takes this package off the shipment (needs --reason).
+        #[arg(long, value_name = "TAG", conflicts_with = "confirm")]
+        remove: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Confirm the load (loaded must equal the manifest), with driver and vehicle.
+        #[arg(long)]
+        confirm: bool,
+        #[command(flatten)]
+        transport: TransportArgs,
+        #[command(flatten)]
+        who: WhoArgs,
+        /// Sync with the joined hub in the background meanwhile.
+        #[arg(long)]
+        sync: bool,
+    },
+    /// Deliver a loaded order: read hand-over scans from standard input (or --source)
+    /// and answer each; or accept / reject a package, show the state, or finish.
+    Deliver {
+        order: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "source", value_name = "SPEC")]
+        sources: Vec<String>,
+        /// Print per package accepted / rejected / not yet scanned and stop.
+        #[arg(long, conflicts_with_all = ["accept", "reject", "finish"])]
+        check: bool,
+        /// The receiver accepts this package (after a rejection, say).
+        #[arg(long, value_name = "TAG", conflicts_with_all = ["reject", "finish"])]
+        accept: Option<String>,
+        /// The receiver rejects this whole package (needs --reason: damaged,
+        /// wrong_item, not_ordered, failed_inspection or other with --note).
+        #[arg(long, value_name = "TAG", conflicts_with = "finish")]
+        reject: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        /// Finish the delivery (every package accepted or rejected), signed.
+        #[arg(long, requires_all = ["receiver", "signature"])]
+        finish: bool,
+        /// The receiver's name.
+        #[arg(long)]
+        receiver: Option<String>,
+        /// The receiver's signature as a PNG image.
+        #[arg(long, value_name = "PNG")]
+        signature: Option<PathBuf>,
+        #[command(flatten)]
+        who: WhoArgs,
+        #[arg(long)]
+        sync: bool,
     },
     /// Print each scan from the given source(s) as it arrives: source, raw bytes, tag.
     ScanTest {
@@ -200,6 +268,33 @@ enum UserCommand {
     },
 }
 
+/// Driver and vehicle of a load. A name (or plate) the dock has loaded with before
+/// needs nothing else.
+#[derive(clap::Args, Default)]
+struct TransportArgs {
+    #[arg(long, value_name = "NAME")]
+    driver: Option<String>,
+    #[arg(long, value_name = "NUMBER")]
+    occupational_license: Option<String>,
+    #[arg(long, value_name = "NUMBER")]
+    drivers_license: Option<String>,
+    #[arg(long)]
+    make: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    plate: Option<String>,
+}
+
+/// Who acts, on a station with people (checked like the sign-in screen).
+#[derive(clap::Args, Default)]
+struct WhoArgs {
+    #[arg(long, value_name = "NAME")]
+    person: Option<String>,
+    #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
+    pin: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Import {
     /// Metrc package JSON (v1 array or v2 {"Data": [...]}).
@@ -244,8 +339,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             reason,
             sources,
             sync,
+            who,
         } => {
             let mut store = app::open_store(&settings)?;
+            // Taking a pick back needs a supervisor (on a station with people).
+            let needed = if undo.is_some() {
+                tagtally::domain::people::Role::Supervisor
+            } else {
+                tagtally::domain::people::Role::Picker
+            };
+            app::act_as(
+                &mut store,
+                &settings,
+                who.person.as_deref(),
+                who.pin.as_deref(),
+                needed,
+            )?;
             let background = if sync {
                 Some(tagtally::sync::cli::start_background(&settings)?)
             } else {
@@ -273,6 +382,150 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
                 running.stop();
                 result?;
+            }
+            drop(session);
+            if let Some(b) = background {
+                b.stop();
+            }
+        }
+        Command::Load {
+            orders,
+            json,
+            sources,
+            check,
+            remove,
+            reason,
+            confirm,
+            transport,
+            who,
+            sync,
+        } => {
+            use tagtally::app::ship::{LoadSession, print_checks};
+            use tagtally::domain::people::Role;
+            let mut store = app::open_store(&settings)?;
+            let needed = if remove.is_some() {
+                Role::Supervisor
+            } else {
+                Role::Loader
+            };
+            app::act_as(
+                &mut store,
+                &settings,
+                who.person.as_deref(),
+                who.pin.as_deref(),
+                needed,
+            )?;
+            let (driver, vehicle) = if confirm {
+                transport_of(&store, &transport)?
+            } else {
+                Default::default()
+            };
+            let background = sync
+                .then(|| tagtally::sync::cli::start_background(&settings))
+                .transpose()?;
+            let mut session = LoadSession::open(
+                &mut store,
+                &orders,
+                settings.tags.parser(),
+                settings.rules.clone(),
+            )?;
+            if let Some(tag) = remove {
+                let reason = reason.context("--reason is required with --remove")?;
+                session.remove(&tag, &reason)?;
+                print_checks(&session.checks(), &mut out)?;
+            } else if confirm {
+                let (driver, vehicle) = (driver.expect("checked"), vehicle.expect("checked"));
+                let events = session.confirm(&driver, &vehicle, app::manifest_pdf)?;
+                print_checks(&session.checks(), &mut out)?;
+                if let Some(tagtally::domain::EventKind::LoadConfirm(c)) =
+                    events.first().map(|e| &e.kind)
+                {
+                    writeln!(
+                        out,
+                        "load {} confirmed: {} order(s), driver {}, vehicle {}",
+                        c.load,
+                        events.len(),
+                        driver.name,
+                        vehicle.plate
+                    )?;
+                }
+            } else if check {
+                print_checks(&session.checks(), &mut out)?;
+            } else {
+                let mut running = start_sources(&sources, &settings)?;
+                let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
+                running.stop();
+                result?;
+                if !json {
+                    print_checks(&session.checks(), &mut io::stderr())?;
+                }
+            }
+            drop(session);
+            if let Some(b) = background {
+                b.stop();
+            }
+        }
+        Command::Deliver {
+            order,
+            json,
+            sources,
+            check,
+            accept,
+            reject,
+            reason,
+            note,
+            finish,
+            receiver,
+            signature,
+            who,
+            sync,
+        } => {
+            use tagtally::app::ship::{DeliverySession, print_delivery};
+            use tagtally::domain::{Decision, RejectReason, people::Role};
+            let mut store = app::open_store(&settings)?;
+            app::act_as(
+                &mut store,
+                &settings,
+                who.person.as_deref(),
+                who.pin.as_deref(),
+                Role::Driver,
+            )?;
+            let background = sync
+                .then(|| tagtally::sync::cli::start_background(&settings))
+                .transpose()?;
+            let mut session = DeliverySession::open(
+                &mut store,
+                &order,
+                settings.tags.parser(),
+                settings.rules.clone(),
+            )?;
+            if let Some(tag) = accept {
+                let s = session.decide(&tag, Decision::Accepted)?;
+                print_delivery(&s, &mut out)?;
+            } else if let Some(tag) = reject {
+                let reason = reason.context("--reason is required with --reject")?;
+                let reason = RejectReason::parse(&reason).with_context(|| {
+                    format!("unknown reason {reason:?}: use damaged, wrong_item, not_ordered, failed_inspection or other (with --note)")
+                })?;
+                let s = session.decide(&tag, Decision::Rejected { reason, note })?;
+                print_delivery(&s, &mut out)?;
+            } else if finish {
+                let path = signature.expect("clap requires it");
+                let png = std::fs::read(&path)
+                    .with_context(|| format!("cannot read the signature {}", path.display()))?;
+                let ink = app::png_has_ink(&png);
+                let s = session.finish(&receiver.unwrap_or_default(), png, ink)?;
+                print_delivery(&s, &mut out)?;
+            } else if check {
+                print_delivery(&session.state(), &mut out)?;
+            } else {
+                let mut running = start_sources(&sources, &settings)?;
+                let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
+                running.stop();
+                result?;
+                if !json {
+                    print_delivery(&session.state(), &mut io::stderr())?;
+                }
             }
             drop(session);
             if let Some(b) = background {
@@ -564,6 +817,67 @@ fn demo_window(mut settings: Settings) -> Result<()> {
 
 /// Start the named scanner sources; none named means those of the settings, and
 /// none there means standard input.
+/// The driver and vehicle of `load --confirm`: as given, or remembered by name / plate.
+fn transport_of(
+    store: &tagtally::store::Store,
+    t: &TransportArgs,
+) -> Result<(
+    Option<tagtally::domain::Driver>,
+    Option<tagtally::domain::Vehicle>,
+)> {
+    use tagtally::domain::{Driver, Vehicle};
+    let name = t
+        .driver
+        .as_deref()
+        .context("--confirm needs --driver NAME (and its licenses, the first time)")?;
+    let plate = t
+        .plate
+        .as_deref()
+        .context("--confirm needs --plate (and --make, --model the first time)")?;
+    let known_driver = store
+        .recent_drivers(1000)?
+        .into_iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name.trim()));
+    let driver = Driver {
+        name: name.into(),
+        occupational_license: t
+            .occupational_license
+            .clone()
+            .or_else(|| {
+                known_driver
+                    .as_ref()
+                    .map(|d| d.occupational_license.clone())
+            })
+            .unwrap_or_default(),
+        drivers_license: t
+            .drivers_license
+            .clone()
+            .or_else(|| known_driver.as_ref().map(|d| d.drivers_license.clone()))
+            .unwrap_or_default(),
+    }
+    .check()?;
+    let norm = |p: &str| p.replace(' ', "").to_uppercase();
+    let known_vehicle = store
+        .recent_vehicles(1000)?
+        .into_iter()
+        .find(|v| norm(&v.plate) == norm(plate));
+    let vehicle = Vehicle {
+        make: t
+            .make
+            .clone()
+            .or_else(|| known_vehicle.as_ref().map(|v| v.make.clone()))
+            .unwrap_or_default(),
+        model: t
+            .model
+            .clone()
+            .or_else(|| known_vehicle.as_ref().map(|v| v.model.clone()))
+            .unwrap_or_default(),
+        plate: plate.into(),
+    }
+    .check()?;
+    Ok((Some(driver), Some(vehicle)))
+}
+
 fn start_sources(specs: &[String], settings: &Settings) -> Result<Sources> {
     let specs = if specs.is_empty() {
         &settings.scan.sources[..]

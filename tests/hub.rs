@@ -22,6 +22,7 @@ fn http() -> reqwest::Client {
 
 fn accepted(device: &str, seq: i64, tag: &str) -> Event {
     Event {
+        person: None,
         device: device.into(),
         seq,
         at: now(),
@@ -106,6 +107,7 @@ async fn push_is_idempotent_and_an_altered_replay_is_refused_and_logged() {
 /// A non-tag scan: stored and acknowledged, counts no pick.
 fn other_barcode(device: &str, seq: i64, raw: &str) -> Event {
     Event {
+        person: None,
         device: device.into(),
         seq,
         at: now(),

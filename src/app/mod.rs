@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod pick;
 pub mod scan_test;
+pub mod ship;
 pub mod station;
 
 use std::io::Write;
@@ -34,6 +35,49 @@ pub enum AppError {
     Pick(#[from] pick::PickError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// Who acts on a command-line pick, load or delivery. On a station with people, a
+/// person and their PIN are checked as on the sign-in screen (wrong PINs count toward
+/// the lock-out) and their role must allow `needed`; the person is then recorded on
+/// every event. On a station without people nobody is checked, and `needed` =
+/// supervisor is allowed without a name (the CLI runs with the database owner's
+/// rights).
+pub fn act_as(
+    store: &mut Store,
+    settings: &Settings,
+    person: Option<&str>,
+    pin: Option<&str>,
+    needed: crate::domain::people::Role,
+) -> Result<(), AppError> {
+    if store.people()?.is_empty() {
+        store.set_signed_in(None);
+        return Ok(());
+    }
+    let Some(name) = person else {
+        return Err(AppError::NotAllowed(format!(
+            "this station has people: give --person NAME and the PIN (TAGTALLY_PIN) of a {needed} or supervisor"
+        )));
+    };
+    let Some(pin) = pin else {
+        return Err(AppError::NotAllowed(format!(
+            "the PIN of {name} is required (TAGTALLY_PIN or --pin)"
+        )));
+    };
+    let who = match store.sign_in(name, pin, chrono::Utc::now(), settings.people.lockout())? {
+        Ok(p) => p,
+        Err(refused) => return Err(AppError::NotAllowed(refused.to_string())),
+    };
+    if !who.role.allows(needed) {
+        return Err(AppError::NotAllowed(format!(
+            "{} is a {}: this needs a {needed} or a supervisor",
+            who.name, who.role
+        )));
+    }
+    store.set_signed_in(Some(&who.name));
+    Ok(())
 }
 
 /// Open the configured database, applying the configured device id.
@@ -204,4 +248,23 @@ pub fn demo_intro() -> String {
         s.push_str(&format!("  {tag:<28} {hint}\n"));
     }
     s
+}
+
+/// True when a PNG decodes and shows ink: enough dark pixels to be a signature, not a
+/// blank pad or a dot.
+pub fn png_has_ink(png: &[u8]) -> bool {
+    let Ok(img) = image::load_from_memory_with_format(png, image::ImageFormat::Png) else {
+        return false;
+    };
+    let grey = img.to_luma8();
+    let dark = grey.pixels().filter(|p| p.0[0] < 128).count();
+    dark >= 50
+}
+
+/// The manifest PDF stored with a load's confirmation (not built yet: none).
+pub fn manifest_pdf(
+    _store: &Store,
+    _events: &[(String, crate::domain::EventKind)],
+) -> Option<crate::store::Attachment> {
+    None
 }

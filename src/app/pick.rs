@@ -99,18 +99,12 @@ impl<'s> PickSession<'s> {
     }
 
     fn check(&mut self, frame: &Frame, refused: Option<NotATag>) -> Result<Answer, StoreError> {
-        let input = String::from_utf8_lossy(&frame.bytes).into_owned();
-        let parsed = match refused {
-            Some(reason) => Err(reason),
-            None if frame.overflowed() => Err(NotATag::Malformed),
-            None => self.parser.parse(&frame.bytes),
-        };
-        if frame
-            .bytes
-            .iter()
-            .all(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-            && !frame.overflowed()
-        {
+        let Parsed {
+            input,
+            parsed,
+            empty,
+        } = parse_frame(&self.parser, frame, refused);
+        if empty {
             // An empty line is not a scan: answer it, record nothing.
             return Ok(self.answer(
                 input,
@@ -121,7 +115,7 @@ impl<'s> PickSession<'s> {
                 },
                 None,
                 None,
-                "Empty line: nothing was scanned.".into(),
+                EMPTY_LINE.into(),
             ));
         }
         self.follow_other_devices()?;
@@ -284,6 +278,39 @@ impl<'s> PickSession<'s> {
             }
         }
         Ok(())
+    }
+}
+
+/// What an empty line is told.
+pub(crate) const EMPTY_LINE: &str = "Empty line: nothing was scanned.";
+
+/// A scanner line, parsed: shared by the pick, the load and the delivery.
+pub(crate) struct Parsed {
+    /// The line as received (lossy UTF-8).
+    pub input: String,
+    pub parsed: Result<MetrcTag, NotATag>,
+    /// Nothing but blanks and control bytes: not a scan, nothing to record.
+    pub empty: bool,
+}
+
+/// Parse one frame; a scan the source already refused (a camera's decoy) or an
+/// overflowing line is `not_a_tag` unparsed.
+pub(crate) fn parse_frame(parser: &TagParser, frame: &Frame, refused: Option<NotATag>) -> Parsed {
+    let input = String::from_utf8_lossy(&frame.bytes).into_owned();
+    let parsed = match refused {
+        Some(reason) => Err(reason),
+        None if frame.overflowed() => Err(NotATag::Malformed),
+        None => parser.parse(&frame.bytes),
+    };
+    let empty = frame
+        .bytes
+        .iter()
+        .all(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        && !frame.overflowed();
+    Parsed {
+        input,
+        parsed,
+        empty,
     }
 }
 

@@ -173,10 +173,14 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
                 let update = sign_in(&mut store, &settings, &name, &pin);
                 if let Update::SignedIn(p) = &update {
                     gate.who = Some(p.name.clone());
+                    store.set_signed_in(Some(&p.name));
                 }
                 report(update)
             }
-            Command::SignOut => gate.who = None,
+            Command::SignOut => {
+                gate.who = None;
+                store.set_signed_in(None);
+            }
             Command::Short { .. } => report(Update::Error("No order is open.".into())),
         }
     }

@@ -1,11 +1,14 @@
-//! Append-only events: every answered scan, short pick and undo.
+//! Append-only events: every answered scan, short pick, undo, and every step of the
+//! load and the delivery.
 //!
 //! Events are never changed; a correction is a new event. Each carries the device that
-//! made it and that device's sequence number, which together identify it everywhere.
+//! made it and that device's sequence number, which together identify it everywhere,
+//! and the person signed in when it was made.
 
 use serde::{Deserialize, Serialize};
 
 use super::pick::Verdict;
+use super::transport::{Driver, Vehicle};
 use crate::tag::MetrcTag;
 
 /// Most bytes of a raw scanner line kept in an event; longer input is cut and its
@@ -20,6 +23,10 @@ pub struct Event {
     /// UTC, RFC 3339 with milliseconds.
     pub at: String,
     pub order: String,
+    /// Who was signed in on the device (none on a station without people, and on
+    /// events recorded before people were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
     pub kind: EventKind,
 }
 
@@ -40,17 +47,169 @@ pub enum EventKind {
     Short { line: String, reason: String },
     /// A pick taken back.
     Undo { tag: MetrcTag, reason: String },
+    /// A scan at the dock and the verdict it got ([`Verdict::Loaded`] puts the package
+    /// on the vehicle).
+    LoadScan {
+        raw: Vec<u8>,
+        raw_len: usize,
+        tag: Option<MetrcTag>,
+        verdict: Verdict,
+    },
+    /// A supervisor took a package off the shipment: it leaves the manifest and the
+    /// invoice (and the vehicle, if it was loaded).
+    Remove { tag: MetrcTag, reason: String },
+    /// The load was confirmed: exactly these packages of this order are on the vehicle.
+    LoadConfirm(Box<LoadConfirm>),
+    /// A scan at hand-over and its verdict ([`Verdict::HandedOver`]: the receiver has
+    /// it and accepts it unless they reject it).
+    DeliverScan {
+        raw: Vec<u8>,
+        raw_len: usize,
+        tag: Option<MetrcTag>,
+        verdict: Verdict,
+    },
+    /// The receiver accepts or rejects one whole package.
+    Decision { tag: MetrcTag, decision: Decision },
+    /// The delivery is finished and signed.
+    DeliverFinish {
+        receiver: String,
+        /// SHA-256 (hex) of the signature PNG, stored as an attachment with the event.
+        signature: String,
+    },
+}
+
+/// The three hand-offs a package is scanned at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Pick,
+    Load,
+    Deliver,
+}
+
+impl Stage {
+    pub fn word(self) -> &'static str {
+        match self {
+            Stage::Pick => "pick",
+            Stage::Load => "load",
+            Stage::Deliver => "deliver",
+        }
+    }
+}
+
+/// What a confirmed load records for one order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadConfirm {
+    /// The load's id, shared by every order on the vehicle.
+    pub load: String,
+    /// Every order on this load (the route), this one included.
+    pub orders: Vec<String>,
+    pub driver: Driver,
+    pub vehicle: Vehicle,
+    /// This order's packages on the vehicle: its manifest.
+    pub tags: Vec<MetrcTag>,
+    /// SHA-256 of the manifest PDF made at confirmation, stored as an attachment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_pdf: Option<String>,
+}
+
+/// The receiver's word on one package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Accepted,
+    Rejected {
+        reason: RejectReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+/// Why a receiver rejects a whole package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    Damaged,
+    WrongItem,
+    NotOrdered,
+    FailedInspection,
+    /// Needs a note saying what.
+    Other,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 5] = [
+        RejectReason::Damaged,
+        RejectReason::WrongItem,
+        RejectReason::NotOrdered,
+        RejectReason::FailedInspection,
+        RejectReason::Other,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            RejectReason::Damaged => "damaged",
+            RejectReason::WrongItem => "wrong_item",
+            RejectReason::NotOrdered => "not_ordered",
+            RejectReason::FailedInspection => "failed_inspection",
+            RejectReason::Other => "other",
+        }
+    }
+
+    /// What a person reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::Damaged => "Damaged",
+            RejectReason::WrongItem => "Wrong item",
+            RejectReason::NotOrdered => "Not ordered",
+            RejectReason::FailedInspection => "Failed inspection",
+            RejectReason::Other => "Other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RejectReason> {
+        let s = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Self::ALL.into_iter().find(|r| r.word() == s)
+    }
 }
 
 impl EventKind {
     /// A scan event, keeping at most [`RAW_KEEP`] bytes of the raw line; `raw_len` is
     /// the length of the line as received, which may exceed `raw.len()`.
     pub fn scan(raw: &[u8], raw_len: usize, tag: Option<MetrcTag>, verdict: Verdict) -> Self {
-        EventKind::Scan {
-            raw: raw[..raw.len().min(RAW_KEEP)].to_vec(),
-            raw_len: raw_len.max(raw.len()),
-            tag,
-            verdict,
+        Self::scan_at(Stage::Pick, raw, raw_len, tag, verdict)
+    }
+
+    /// A scan event of the pick, the load or the delivery, keeping at most
+    /// [`RAW_KEEP`] bytes of the raw line.
+    pub fn scan_at(
+        stage: Stage,
+        raw: &[u8],
+        raw_len: usize,
+        tag: Option<MetrcTag>,
+        verdict: Verdict,
+    ) -> Self {
+        let raw_len = raw_len.max(raw.len());
+        let raw = raw[..raw.len().min(RAW_KEEP)].to_vec();
+        match stage {
+            Stage::Pick => EventKind::Scan {
+                raw,
+                raw_len,
+                tag,
+                verdict,
+            },
+            Stage::Load => EventKind::LoadScan {
+                raw,
+                raw_len,
+                tag,
+                verdict,
+            },
+            Stage::Deliver => EventKind::DeliverScan {
+                raw,
+                raw_len,
+                tag,
+                verdict,
+            },
         }
     }
 
@@ -59,6 +218,46 @@ impl EventKind {
             EventKind::Scan { .. } => "scan",
             EventKind::Short { .. } => "short",
             EventKind::Undo { .. } => "undo",
+            EventKind::LoadScan { .. } => "load_scan",
+            EventKind::Remove { .. } => "remove",
+            EventKind::LoadConfirm(_) => "load_confirm",
+            EventKind::DeliverScan { .. } => "deliver_scan",
+            EventKind::Decision { .. } => "decision",
+            EventKind::DeliverFinish { .. } => "deliver_finish",
+        }
+    }
+
+    /// The tag the event is about, if one.
+    pub fn tag(&self) -> Option<&MetrcTag> {
+        match self {
+            EventKind::Scan { tag, .. }
+            | EventKind::LoadScan { tag, .. }
+            | EventKind::DeliverScan { tag, .. } => tag.as_ref(),
+            EventKind::Undo { tag, .. }
+            | EventKind::Remove { tag, .. }
+            | EventKind::Decision { tag, .. } => Some(tag),
+            EventKind::Short { .. }
+            | EventKind::LoadConfirm(_)
+            | EventKind::DeliverFinish { .. } => None,
+        }
+    }
+
+    /// The verdict, for the three kinds of scan.
+    pub fn verdict(&self) -> Option<&Verdict> {
+        match self {
+            EventKind::Scan { verdict, .. }
+            | EventKind::LoadScan { verdict, .. }
+            | EventKind::DeliverScan { verdict, .. } => Some(verdict),
+            _ => None,
+        }
+    }
+
+    /// The attachments (SHA-256 hex) the event refers to, which travel with it.
+    pub fn attachments(&self) -> Vec<&str> {
+        match self {
+            EventKind::LoadConfirm(c) => c.manifest_pdf.iter().map(String::as_str).collect(),
+            EventKind::DeliverFinish { signature, .. } => vec![signature.as_str()],
+            _ => Vec::new(),
         }
     }
 }

@@ -232,6 +232,7 @@ mod tests {
             packages.insert(p.label.clone(), p);
         }
         let order = Order {
+            delivery_address: None,
             number: "SO-1".into(),
             short_id: None,
             status: OrderStatus("Accepted".into()),
@@ -239,6 +240,7 @@ mod tests {
             buyer_license: None,
             ship_date: None,
             lines: vec![Line {
+                unit_price_cents: None,
                 id: "1".into(),
                 sku: None,
                 name: None,
@@ -253,6 +255,7 @@ mod tests {
 
     fn ev(device: &str, seq: i64, kind: EventKind) -> Event {
         Event {
+            person: None,
             device: device.into(),
             seq,
             at: "2026-11-27T00:00:00.000Z".into(),

@@ -1,4 +1,4 @@
-//! The pick rules: pure, synchronous, no IO.
+//! The rules of picking, loading and delivering: pure, synchronous, no IO.
 //!
 //! Architecture Invariant: nothing in `domain` imports tokio, rusqlite, reqwest or slint,
 //! and nothing here can fail on IO. A wrong or duplicate scan is an outcome (a
@@ -10,8 +10,12 @@ pub mod order;
 pub mod package;
 pub mod people;
 pub mod pick;
+pub mod ship;
+pub mod transport;
 
-pub use event::{Event, EventKind};
+pub use event::{Decision, Event, EventKind, LoadConfirm, RejectReason, Stage};
 pub use order::{Allocation, AllocationError, Line, Order, OrderStatus};
 pub use package::{Ineligibility, Package, Rules};
 pub use pick::{NotOnListReason, PickList, PickState, TagFacts, Verdict};
+pub use ship::{DeliveryState, LoadCheck, LoadOrder, Shipment};
+pub use transport::{Driver, Vehicle};

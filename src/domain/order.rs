@@ -20,6 +20,9 @@ pub struct Order {
     pub buyer: String,
     pub buyer_license: Option<String>,
     pub ship_date: Option<String>,
+    /// Where it goes (LeafLink `delivery_address`), for the manifest's planned route.
+    #[serde(default)]
+    pub delivery_address: Option<String>,
     pub lines: Vec<Line>,
 }
 
@@ -33,6 +36,10 @@ pub struct Line {
     pub quantity: Option<String>,
     pub unit: Option<String>,
     pub batch: Option<String>,
+    /// Price of one unit of the line (`unit`), in cents (LeafLink
+    /// `ordered_unit_price.amount`, CSV `unit_price`).
+    #[serde(default)]
+    pub unit_price_cents: Option<i64>,
     pub tags: Vec<MetrcTag>,
 }
 
@@ -44,6 +51,27 @@ impl Line {
             .or(self.sku.as_deref())
             .unwrap_or(&self.id)
     }
+}
+
+/// Parse a money amount ("12", "12.5", "12.00", "$1,234.56") into cents. More than
+/// two decimals, a sign or anything else is refused: prices are never rounded silently.
+pub fn parse_cents(text: &str) -> Result<i64, String> {
+    let t: String = text
+        .trim()
+        .trim_start_matches('$')
+        .chars()
+        .filter(|c| *c != ',')
+        .collect();
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!frac.is_empty() && !digits(frac)) || frac.len() > 2 || whole.len() > 12 {
+        return Err(format!("{text:?} is not an amount like 12.50"));
+    }
+    let whole: i64 = whole
+        .parse()
+        .map_err(|_| format!("{text:?} is too large"))?;
+    let frac: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
+    Ok(whole * 100 + frac)
 }
 
 /// LeafLink order status. Shipped, Complete, Rejected and Cancelled orders are closed:
@@ -234,6 +262,22 @@ impl Order {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn money_parses_to_cents_or_is_refused() {
+        for (text, cents) in [
+            ("12", 1200),
+            ("12.5", 1250),
+            ("12.05", 1205),
+            ("$1,234.56", 123456),
+            ("0.99", 99),
+        ] {
+            assert_eq!(super::parse_cents(text), Ok(cents), "{text}");
+        }
+        for bad in ["", "-1", "1.234", "abc", ".5", "1e3", "99999999999999"] {
+            assert!(super::parse_cents(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
     use crate::domain::package::tests::pkg;
 
@@ -243,6 +287,7 @@ mod tests {
 
     fn order(lines: Vec<Line>) -> Order {
         Order {
+            delivery_address: None,
             number: "SO-1".into(),
             short_id: None,
             status: OrderStatus("Accepted".into()),
@@ -255,6 +300,7 @@ mod tests {
 
     fn line(id: &str, batch: &str, tags: &[&str]) -> Line {
         Line {
+            unit_price_cents: None,
             id: id.into(),
             sku: None,
             name: None,

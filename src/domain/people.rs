@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::event::EventKind;
+
 /// What a person may do. A supervisor may also do everything the others may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +30,20 @@ impl Role {
     /// True if a person of this role may act as `needed`.
     pub fn allows(self, needed: Role) -> bool {
         self == needed || self == Role::Supervisor
+    }
+
+    /// The role an event needs: picks and shorts a picker, the dock a loader, the
+    /// hand-over a driver; undoing a pick and taking a package off the shipment a
+    /// supervisor. The hub checks every pushed event with it.
+    pub fn needed_for(kind: &EventKind) -> Role {
+        match kind {
+            EventKind::Scan { .. } | EventKind::Short { .. } => Role::Picker,
+            EventKind::Undo { .. } | EventKind::Remove { .. } => Role::Supervisor,
+            EventKind::LoadScan { .. } | EventKind::LoadConfirm(_) => Role::Loader,
+            EventKind::DeliverScan { .. }
+            | EventKind::Decision { .. }
+            | EventKind::DeliverFinish { .. } => Role::Driver,
+        }
     }
 }
 

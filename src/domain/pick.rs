@@ -44,6 +44,23 @@ pub enum Verdict {
         reason: NotOnListReason,
         line: Option<String>,
     },
+    // Load and delivery ([`crate::domain::ship`]) answer with the verdicts above and
+    // these.
+    /// Load: on the manifest, and now on the vehicle.
+    Loaded { line: String },
+    /// Load: already on the vehicle.
+    AlreadyLoaded { line: String },
+    /// Load: allocated to an order of this load but never confirmed picked.
+    NotPicked { line: String },
+    /// Load or delivery: a supervisor took it off the shipment.
+    Removed { line: String, reason: String },
+    /// Delivery: handed over; the receiver accepts it unless they reject it.
+    HandedOver { line: String },
+    /// Delivery: not on the vehicle's confirmed manifest.
+    NotOnManifest,
+    /// The load is already confirmed, or the delivery already finished: nothing more is
+    /// recorded on it.
+    Finished { stage: String },
 }
 
 /// Why a tag is not on the list.
@@ -79,6 +96,13 @@ impl Verdict {
             Verdict::WrongOrder { .. } => "wrong_order",
             Verdict::WrongBatch { .. } => "wrong_batch",
             Verdict::NotOnList { .. } => "not_on_list",
+            Verdict::Loaded { .. } => "loaded",
+            Verdict::AlreadyLoaded { .. } => "already_loaded",
+            Verdict::NotPicked { .. } => "not_picked",
+            Verdict::Removed { .. } => "removed",
+            Verdict::HandedOver { .. } => "handed_over",
+            Verdict::NotOnManifest => "not_on_manifest",
+            Verdict::Finished { .. } => "finished",
         }
     }
 
@@ -98,14 +122,26 @@ impl Verdict {
             Verdict::AlreadyScanned { line }
             | Verdict::Ineligible { line, .. }
             | Verdict::Accepted { line, .. }
-            | Verdict::WrongBatch { line, .. } => Some(line),
+            | Verdict::WrongBatch { line, .. }
+            | Verdict::Loaded { line }
+            | Verdict::AlreadyLoaded { line }
+            | Verdict::NotPicked { line }
+            | Verdict::Removed { line, .. }
+            | Verdict::HandedOver { line } => Some(line),
             Verdict::NotOnList { line, .. } => line.as_deref(),
-            Verdict::NotATag { .. } | Verdict::WrongOrder { .. } => None,
+            Verdict::NotATag { .. }
+            | Verdict::WrongOrder { .. }
+            | Verdict::NotOnManifest
+            | Verdict::Finished { .. } => None,
         }
     }
 
+    /// Green on the screen: the scan did what was asked (picked, loaded, handed over).
     pub fn is_accepted(&self) -> bool {
-        matches!(self, Verdict::Accepted { .. })
+        matches!(
+            self,
+            Verdict::Accepted { .. } | Verdict::Loaded { .. } | Verdict::HandedOver { .. }
+        )
     }
 
     /// One sentence for the person holding the scanner: what happened, what to do.
@@ -160,6 +196,25 @@ impl Verdict {
                 }
                 _ => "Not on this order's pick list. Put it back.".into(),
             },
+            Verdict::Loaded { line } => format!("Loaded: line {line}."),
+            Verdict::AlreadyLoaded { line } => {
+                format!("Already on the vehicle (line {line}). Do not load it twice.")
+            }
+            Verdict::NotPicked { line } => format!(
+                "Line {line} never confirmed this package picked. Keep it off the vehicle and tell the vault."
+            ),
+            Verdict::Removed { reason, .. } => format!(
+                "Taken off the shipment by a supervisor ({reason}). Keep it off the vehicle."
+            ),
+            Verdict::HandedOver { line } => {
+                format!("Handed over (line {line}): accepted unless the receiver rejects it.")
+            }
+            Verdict::NotOnManifest => {
+                "Not on this vehicle's manifest. Do not hand it over; put it aside.".into()
+            }
+            Verdict::Finished { stage } => {
+                format!("This {stage} is already finished: nothing more is recorded on it.")
+            }
         }
     }
 }
@@ -289,6 +344,8 @@ impl PickState {
             EventKind::Undo { tag, .. } => {
                 self.picked.remove(tag);
             }
+            // The load and the delivery ([`crate::domain::ship`]) do not change picks.
+            _ => {}
         }
     }
 
@@ -298,6 +355,11 @@ impl PickState {
 
     pub fn picked_tags(&self) -> impl Iterator<Item = &MetrcTag> {
         self.picked.keys()
+    }
+
+    /// Picked tags with the line each was picked for.
+    pub fn picked_lines(&self) -> impl Iterator<Item = (&MetrcTag, &str)> {
+        self.picked.iter().map(|(t, l)| (t, l.as_str()))
     }
 
     pub fn picked(&self) -> usize {
@@ -517,6 +579,7 @@ mod tests {
             ..pkg(T11, "OG Kush Shake", "OG-1")
         });
         let order = Order {
+            delivery_address: None,
             number: "SO-1".into(),
             short_id: None,
             status: OrderStatus("Accepted".into()),
@@ -525,6 +588,7 @@ mod tests {
             ship_date: None,
             lines: vec![
                 Line {
+                    unit_price_cents: None,
                     id: "1".into(),
                     sku: Some("BD-35".into()),
                     name: None,
@@ -534,6 +598,7 @@ mod tests {
                     tags: vec![t(T1), t(T2)],
                 },
                 Line {
+                    unit_price_cents: None,
                     id: "2".into(),
                     sku: None,
                     name: Some("OG Kush 1g".into()),
@@ -583,6 +648,7 @@ mod tests {
 
     fn accepted(tag: &str, line: &str) -> Event {
         Event {
+            person: None,
             device: "d1".into(),
             seq: 1,
             at: "2026-11-27T00:00:00.000Z".into(),

@@ -1088,6 +1088,7 @@ mod tests {
 
     fn ev(device: &str, seq: i64, raw: &str) -> Event {
         Event {
+            person: None,
             device: device.into(),
             seq,
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

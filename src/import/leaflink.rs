@@ -89,6 +89,7 @@ fn order(file: &str, n: usize, v: &Value) -> Result<Order, ImportError> {
         buyer,
         buyer_license,
         ship_date: r.opt_str("ship_date")?,
+        delivery_address: address(&r)?,
         lines,
     })
 }
@@ -165,6 +166,29 @@ fn line(file: &str, order: &str, n: usize, v: &Value) -> Result<Line, ImportErro
             MetrcTag::new(t).map_err(|_| r.err("package_tags", format!("{t:?} is not a Metrc tag")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let unit_price_cents = match r.get("ordered_unit_price") {
+        None | Some(Value::Null) => None,
+        Some(p) => {
+            let amount = match p {
+                Value::Object(o) => o.get("amount").cloned().unwrap_or(Value::Null),
+                other => other.clone(),
+            };
+            let text = match amount {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                other => {
+                    return Err(r.err(
+                        "ordered_unit_price",
+                        format!("expected an amount, found {}", kind(&other)),
+                    ));
+                }
+            };
+            Some(
+                crate::domain::order::parse_cents(&text)
+                    .map_err(|m| r.err("ordered_unit_price", m))?,
+            )
+        }
+    };
     Ok(Line {
         id,
         sku,
@@ -172,7 +196,39 @@ fn line(file: &str, order: &str, n: usize, v: &Value) -> Result<Line, ImportErro
         quantity: r.opt_str("quantity")?,
         unit: r.opt_str("unit_of_measure")?,
         batch,
+        unit_price_cents,
         tags,
+    })
+}
+
+/// `delivery_address` as one line: LeafLink sends text or an object of address parts.
+fn address(r: &Record) -> Result<Option<String>, ImportError> {
+    Ok(match r.get("delivery_address") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Some(Value::Object(o)) => {
+            let parts: Vec<String> = [
+                "address",
+                "street",
+                "street_2",
+                "city",
+                "state",
+                "zipcode",
+                "postal_code",
+            ]
+            .iter()
+            .filter_map(|k| o.get(*k).and_then(Value::as_str))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }
+        Some(other) => {
+            return Err(r.err(
+                "delivery_address",
+                format!("expected text or an address object, found {}", kind(other)),
+            ));
+        }
     })
 }
 

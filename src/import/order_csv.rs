@@ -1,6 +1,8 @@
 //! Orders as plain CSV for sites without LeafLink: one row per allocated tag, header
 //! `order,buyer,buyer_license,line,sku,batch,tag` (columns in any order, extra columns
 //! ignored). Rows of one order and line are grouped; the file may hold several orders.
+//! Optional columns: `item` (the line's name), `unit`, `unit_price` (per unit of the
+//! line, e.g. `12.50`) and `address` (delivery address).
 
 use std::collections::HashMap;
 
@@ -49,6 +51,13 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Order>, ImportError> {
             })?;
         col.insert(want, i);
     }
+    let optional = |want: &str| header.iter().position(|h| h.eq_ignore_ascii_case(want));
+    let (item_col, unit_col, price_col, address_col) = (
+        optional("item"),
+        optional("unit"),
+        optional("unit_price"),
+        optional("address"),
+    );
     let mut orders: Vec<Order> = Vec::new();
     for (n, rec) in rdr.records().enumerate() {
         let row = n + 2; // the header is row 1
@@ -77,6 +86,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Order>, ImportError> {
         let tag = MetrcTag::new(&tag_text)
             .map_err(|_| err("tag", format!("{tag_text:?} is not a Metrc tag")))?;
         let opt = |s: String| (!s.is_empty()).then_some(s);
+        let get_opt = |c: Option<usize>| opt(c.and_then(|i| rec.get(i)).unwrap_or("").to_string());
+        let price = get_opt(price_col)
+            .map(|p| crate::domain::order::parse_cents(&p).map_err(|m| err("unit_price", m)))
+            .transpose()?;
         let idx = match orders.iter().position(|o| o.number == number) {
             Some(i) => i,
             None => {
@@ -87,6 +100,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Order>, ImportError> {
                     buyer: get("buyer"),
                     buyer_license: opt(get("buyer_license")),
                     ship_date: None,
+                    delivery_address: get_opt(address_col),
                     lines: vec![],
                 });
                 orders.len() - 1
@@ -119,10 +133,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Order>, ImportError> {
             None => order.lines.push(Line {
                 id: line_id,
                 sku: opt(get("sku")),
-                name: None,
+                name: get_opt(item_col),
                 quantity: None,
-                unit: None,
+                unit: get_opt(unit_col),
                 batch,
+                unit_price_cents: price,
                 tags: vec![tag],
             }),
         }

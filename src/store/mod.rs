@@ -23,15 +23,22 @@ use crate::domain::{
 use crate::tag::MetrcTag;
 
 mod people;
+mod ship;
 mod sync;
 pub use people::{Lockout, Person, SignInError};
+pub use ship::Attachment;
 pub use sync::{DeviceError, DeviceRecord, PushRefused, Receipt, SecurityEntry, token_hash};
 
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_sync", include_str!("migrations/0002_sync.sql")),
     ("0003_people", include_str!("migrations/0003_people.sql")),
+    ("0004_ship", include_str!("migrations/0004_ship.sql")),
 ];
+
+/// The columns [`event_row`] reads, in its order.
+pub(crate) const EVENT_COLUMNS: &str =
+    "device, seq, at, order_number, kind, tag, line_id, note, raw, raw_len, detail, person";
 
 /// What went wrong with the database, said so a person can act on it.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +107,8 @@ pub struct Store {
     device: String,
     /// `PRAGMA data_version` when last checked by [`Store::changed_elsewhere`].
     seen_version: Option<i64>,
+    /// Who is signed in: recorded on every event appended here.
+    person: Option<String>,
 }
 
 impl Store {
@@ -118,6 +127,7 @@ impl Store {
             path: path.into(),
             device: String::new(),
             seen_version: None,
+            person: None,
         };
         store.setup(busy_timeout)?;
         Ok(store)
@@ -200,6 +210,16 @@ impl Store {
     }
 
     /// Use a configured device id instead of the generated one.
+    /// Who is signed in (`None`: nobody, or a station without people). Every event
+    /// appended from now on records it.
+    pub fn set_signed_in(&mut self, person: Option<&str>) {
+        self.person = person.map(str::to_string);
+    }
+
+    pub fn signed_in(&self) -> Option<&str> {
+        self.person.as_deref()
+    }
+
     pub fn set_device_id(&mut self, id: &str) {
         self.device = id.to_string();
     }
@@ -411,25 +431,57 @@ impl Store {
     /// Append one event durably, with the next sequence number of this device.
     #[instrument(skip_all, err, fields(order, kind = kind.word()))]
     pub fn append(&mut self, order: &str, kind: EventKind) -> Result<Event, StoreError> {
+        let mut events = self.record(vec![(order.to_string(), kind)], &[])?;
+        Ok(events.remove(0))
+    }
+
+    /// Append several events and the attachments they refer to in one transaction:
+    /// all are recorded, or none. Each event gets the next sequence number of this
+    /// device and the signed-in person. An event that refers to an attachment that is
+    /// neither given nor stored is refused (the file would be lost).
+    pub fn record(
+        &mut self,
+        events: Vec<(String, EventKind)>,
+        attachments: &[Attachment],
+    ) -> Result<Vec<Event>, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let device = self.device.clone();
+        let person = self.person.clone();
         let tx = self.write_tx()?;
-        let seq: i64 = tx
-            .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM events WHERE device = ?1")
+        for a in attachments {
+            ship::put_attachment(&tx, a).map_err(err)?;
+        }
+        let last: i64 = tx
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events WHERE device = ?1")
             .map_err(err)?
             .query_row([&device], |r| r.get(0))
             .map_err(err)?;
-        let event = Event {
-            device,
-            seq,
-            at: now(),
-            order: order.to_string(),
-            kind,
-        };
-        sync::insert_event(&tx, &event).map_err(err)?;
+        let at = now();
+        let mut out = Vec::with_capacity(events.len());
+        for (seq, (order, kind)) in (last + 1..).zip(events) {
+            for sha in kind.attachments() {
+                if !ship::has_attachment(&tx, sha).map_err(err)? {
+                    return Err(StoreError::Invalid(format!(
+                        "the {} event refers to attachment {sha}, which is not stored; nothing was recorded",
+                        kind.word()
+                    )));
+                }
+            }
+            let event = Event {
+                device: device.clone(),
+                seq,
+                at: at.clone(),
+                order,
+                person: person.clone(),
+                kind,
+            };
+            sync::insert_event(&tx, &event).map_err(err)?;
+            ship::remember_transport(&tx, &event).map_err(err)?;
+            out.push(event);
+        }
         tx.commit().map_err(err)?;
-        Ok(event)
+        Ok(out)
     }
 
     /// All events of an order, in the order they were recorded here.
@@ -479,11 +531,11 @@ pub(crate) fn write_order(
     .map_err(err)?;
     tx.execute(
         "INSERT INTO orders (number, short_id, status, is_open, buyer, buyer_license,
-            ship_date, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            ship_date, imported_at, delivery_address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (number) DO UPDATE SET short_id = excluded.short_id,
             status = excluded.status, is_open = excluded.is_open, buyer = excluded.buyer,
             buyer_license = excluded.buyer_license, ship_date = excluded.ship_date,
-            imported_at = excluded.imported_at",
+            imported_at = excluded.imported_at, delivery_address = excluded.delivery_address",
         params![
             order.number,
             order.short_id,
@@ -492,14 +544,16 @@ pub(crate) fn write_order(
             order.buyer,
             order.buyer_license,
             order.ship_date,
-            at
+            at,
+            order.delivery_address
         ],
     )
     .map_err(err)?;
     for (pos, line) in order.lines.iter().enumerate() {
         tx.execute(
             "INSERT INTO order_lines (order_number, line_id, position, sku, name,
-                quantity, unit, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                quantity, unit, batch, unit_price_cents)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 order.number,
                 line.id,
@@ -508,7 +562,8 @@ pub(crate) fn write_order(
                 line.name,
                 line.quantity,
                 line.unit,
-                line.batch
+                line.batch,
+                line.unit_price_cents
             ],
         )
         .map_err(err)?;
@@ -609,6 +664,7 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
     let raw: Option<Vec<u8>> = r.get(8)?;
     let raw_len: Option<i64> = r.get(9)?;
     let detail: Option<String> = r.get(10)?;
+    let person: Option<String> = r.get(11)?;
     let at: String = r.get(2)?;
     let order: String = r.get(3)?;
     let bad = |what: &str| format!("event {device}/{seq}: {what}");
@@ -616,17 +672,31 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
         .map(|t| MetrcTag::new(&t).map_err(|_| bad("tag")))
         .transpose();
     let kind = (|| -> Result<EventKind, String> {
+        let verdict = || -> Result<Verdict, String> {
+            serde_json::from_str(detail.as_deref().unwrap_or(""))
+                .map_err(|e| bad(&format!("verdict: {e}")))
+        };
+        let raw = raw.clone().unwrap_or_default();
+        let raw_len = raw_len.unwrap_or(0) as usize;
         Ok(match kind.as_str() {
-            "scan" => {
-                let verdict: Verdict = serde_json::from_str(detail.as_deref().unwrap_or(""))
-                    .map_err(|e| bad(&format!("verdict: {e}")))?;
-                EventKind::Scan {
-                    raw: raw.unwrap_or_default(),
-                    raw_len: raw_len.unwrap_or(0) as usize,
-                    tag: tag?,
-                    verdict,
-                }
-            }
+            "scan" => EventKind::Scan {
+                raw,
+                raw_len,
+                tag: tag?,
+                verdict: verdict()?,
+            },
+            "load_scan" => EventKind::LoadScan {
+                raw,
+                raw_len,
+                tag: tag?,
+                verdict: verdict()?,
+            },
+            "deliver_scan" => EventKind::DeliverScan {
+                raw,
+                raw_len,
+                tag: tag?,
+                verdict: verdict()?,
+            },
             "short" => EventKind::Short {
                 line: line.ok_or_else(|| bad("short without line"))?,
                 reason: note.unwrap_or_default(),
@@ -635,6 +705,14 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
                 tag: tag?.ok_or_else(|| bad("undo without tag"))?,
                 reason: note.unwrap_or_default(),
             },
+            "remove" => EventKind::Remove {
+                tag: tag?.ok_or_else(|| bad("remove without tag"))?,
+                reason: note.unwrap_or_default(),
+            },
+            "load_confirm" | "decision" | "deliver_finish" => {
+                serde_json::from_str(detail.as_deref().unwrap_or(""))
+                    .map_err(|e| bad(&format!("{kind}: {e}")))?
+            }
             other => return Err(bad(&format!("unknown kind {other:?}"))),
         })
     })();
@@ -643,6 +721,7 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
         seq,
         at,
         order,
+        person,
         kind,
     }))
 }
@@ -650,10 +729,9 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
 fn events_for_order(conn: &Connection, path: &Path, order: &str) -> Result<Vec<Event>, StoreError> {
     let err = |e| classify(path, e);
     let mut st = conn
-        .prepare_cached(
-            "SELECT device, seq, at, order_number, kind, tag, line_id, note, raw, raw_len,
-                detail FROM events WHERE order_number = ?1 ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE order_number = ?1 ORDER BY id"
+        ))
         .map_err(err)?;
     let rows = st
         .query_map([order], event_row)
@@ -700,19 +778,29 @@ fn packages(
 
 fn load_order(conn: &Connection, path: &Path, number: &str) -> Result<Order, StoreError> {
     let err = |e| classify(path, e);
-    let (short_id, status, buyer, buyer_license, ship_date) = conn
+    let (short_id, status, buyer, buyer_license, ship_date, delivery_address) = conn
         .query_row(
-            "SELECT short_id, status, buyer, buyer_license, ship_date FROM orders WHERE number = ?1",
+            "SELECT short_id, status, buyer, buyer_license, ship_date, delivery_address
+             FROM orders WHERE number = ?1",
             [number],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .optional()
         .map_err(err)?
         .ok_or_else(|| StoreError::NoSuchOrder(number.to_string()))?;
     let mut lines: Vec<Line> = conn
         .prepare_cached(
-            "SELECT line_id, sku, name, quantity, unit, batch FROM order_lines
-             WHERE order_number = ?1 ORDER BY position",
+            "SELECT line_id, sku, name, quantity, unit, batch, unit_price_cents
+             FROM order_lines WHERE order_number = ?1 ORDER BY position",
         )
         .map_err(err)?
         .query_map([number], |r| {
@@ -723,6 +811,7 @@ fn load_order(conn: &Connection, path: &Path, number: &str) -> Result<Order, Sto
                 quantity: r.get(3)?,
                 unit: r.get(4)?,
                 batch: r.get(5)?,
+                unit_price_cents: r.get(6)?,
                 tags: vec![],
             })
         })
@@ -754,6 +843,7 @@ fn load_order(conn: &Connection, path: &Path, number: &str) -> Result<Order, Sto
         buyer,
         buyer_license,
         ship_date,
+        delivery_address,
         lines,
     })
 }

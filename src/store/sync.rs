@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use super::{
-    PACKAGE_COLUMNS, Store, StoreError, classify, event_row, load_order, now, package_row,
+    EVENT_COLUMNS, PACKAGE_COLUMNS, Store, StoreError, classify, event_row, load_order, now,
+    package_row,
 };
 use crate::domain::{Event, EventKind, Order, Package};
 use crate::tag::MetrcTag;
@@ -89,66 +90,101 @@ pub fn new_token() -> String {
 pub(super) fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Result<i64> {
     let mut ins = tx.prepare_cached(
         "INSERT INTO events (device, seq, at, order_number, kind, tag, line_id,
-            verdict, reason, note, raw, raw_len, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            verdict, reason, note, raw, raw_len, detail, person)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
-    match &e.kind {
+    // Scans keep their raw bytes and verdict in columns; the other kinds are stored
+    // whole as JSON in `detail`, with their tag and reason copied out for queries.
+    let c = match &e.kind {
         EventKind::Scan {
             raw,
             raw_len,
-            tag,
             verdict,
-        } => ins.execute(params![
-            e.device,
-            e.seq,
-            e.at,
-            e.order,
-            "scan",
-            tag.as_ref().map(MetrcTag::as_str),
-            verdict.line(),
-            verdict.word(),
-            verdict.reason(),
-            None::<String>,
+            ..
+        }
+        | EventKind::LoadScan {
             raw,
-            *raw_len as i64,
-            serde_json::to_string(verdict).expect("verdicts serialise"),
-        ])?,
-        EventKind::Short { line, reason } => ins.execute(params![
-            e.device,
-            e.seq,
-            e.at,
-            e.order,
-            "short",
-            None::<String>,
-            line,
-            None::<String>,
-            None::<String>,
-            reason,
-            None::<Vec<u8>>,
-            None::<i64>,
-            None::<String>,
-        ])?,
-        EventKind::Undo { tag, reason } => ins.execute(params![
-            e.device,
-            e.seq,
-            e.at,
-            e.order,
-            "undo",
-            tag.as_str(),
-            None::<String>,
-            None::<String>,
-            None::<String>,
-            reason,
-            None::<Vec<u8>>,
-            None::<i64>,
-            None::<String>,
-        ])?,
+            raw_len,
+            verdict,
+            ..
+        }
+        | EventKind::DeliverScan {
+            raw,
+            raw_len,
+            verdict,
+            ..
+        } => Columns {
+            line: verdict.line(),
+            verdict: Some(verdict.word()),
+            reason: verdict.reason(),
+            raw: Some(raw),
+            raw_len: Some(*raw_len as i64),
+            detail: Some(json(verdict)),
+            ..Columns::default()
+        },
+        EventKind::Short { line, reason } => Columns {
+            line: Some(line),
+            note: Some(reason),
+            ..Columns::default()
+        },
+        EventKind::Undo { reason, .. } | EventKind::Remove { reason, .. } => Columns {
+            note: Some(reason),
+            ..Columns::default()
+        },
+        EventKind::Decision { decision, .. } => {
+            let (reason, note) = match decision {
+                crate::domain::Decision::Accepted => (None, None),
+                crate::domain::Decision::Rejected { reason, note } => {
+                    (Some(reason.word()), note.as_deref())
+                }
+            };
+            Columns {
+                reason,
+                note,
+                detail: Some(json(&e.kind)),
+                ..Columns::default()
+            }
+        }
+        EventKind::LoadConfirm(_) | EventKind::DeliverFinish { .. } => Columns {
+            detail: Some(json(&e.kind)),
+            ..Columns::default()
+        },
     };
+    ins.execute(params![
+        e.device,
+        e.seq,
+        e.at,
+        e.order,
+        e.kind.word(),
+        e.kind.tag().map(MetrcTag::as_str),
+        c.line,
+        c.verdict,
+        c.reason,
+        c.note,
+        c.raw,
+        c.raw_len,
+        c.detail,
+        e.person,
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
-const EVENT_COLUMNS: &str =
-    "device, seq, at, order_number, kind, tag, line_id, note, raw, raw_len, detail";
+/// The columns of `events` an event kind fills besides the common ones.
+#[derive(Default)]
+struct Columns<'a> {
+    line: Option<&'a str>,
+    verdict: Option<&'static str>,
+    reason: Option<&'static str>,
+    note: Option<&'a str>,
+    raw: Option<&'a [u8]>,
+    raw_len: Option<i64>,
+    detail: Option<String>,
+}
+
+/// JSON text of a verdict or an event kind; they always serialise.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("events serialise")
+}
 
 impl Store {
     // ---- meta ----
@@ -459,7 +495,7 @@ impl Store {
             .map_err(&err)?;
         let rows = st
             .query_map(params![order, after, limit as i64], |r| {
-                Ok((r.get::<_, i64>(11)?, event_row(r)?))
+                Ok((r.get::<_, i64>(12)?, event_row(r)?))
             })
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
@@ -490,7 +526,7 @@ impl Store {
             .map_err(&err)?;
         let rows = st
             .query_map(params![order, after, device, limit as i64], |r| {
-                Ok((r.get::<_, i64>(11)?, event_row(r)?))
+                Ok((r.get::<_, i64>(12)?, event_row(r)?))
             })
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
@@ -772,6 +808,7 @@ mod tests {
 
     fn ev(device: &str, seq: i64, raw: &str) -> Event {
         Event {
+            person: None,
             device: device.into(),
             seq,
             at: "2026-11-27T00:00:00.000Z".into(),

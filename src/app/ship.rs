@@ -1,0 +1,625 @@
+//! The load and the delivery on a device: scanner lines in, one durable verdict out per
+//! line, the same path as the pick ([`super::pick`]): frame -> parse -> facts ->
+//! `domain::ship` decides -> [`Store::record`] (durable) -> answer.
+//!
+//! Actions (remove, confirm, accept/reject, finish) are checked by `domain::ship` and
+//! recorded as events; a refused action records nothing and says why.
+
+use std::io::Write;
+use std::sync::mpsc::Receiver;
+
+use chrono::{Local, Utc};
+use serde::Serialize;
+
+use super::pick::{EMPTY_LINE, Parsed, parse_frame};
+use crate::domain::ship::{
+    self, DeliveryState, LoadCheck, LoadOrder, Refusal, Shipment, can_deliver, can_load,
+};
+use crate::domain::{Decision, Driver, Event, EventKind, PickList, Rules, Stage, Vehicle, Verdict};
+use crate::scan::{Frame, ScanEvent, SourceEvent};
+use crate::store::{Attachment, Store, StoreError};
+use crate::tag::{MetrcTag, NotATag, TagParser};
+
+/// What one dock or hand-over scan got, ready to print (the style of the pick's
+/// answer; `done`/`total` count loaded / manifest at the dock and accepted or
+/// rejected / manifest at delivery).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShipAnswer {
+    pub stage: &'static str,
+    pub input: String,
+    pub input_len: usize,
+    pub tag: Option<MetrcTag>,
+    pub verdict: &'static str,
+    pub reason: Option<&'static str>,
+    /// The order the scan was recorded on.
+    pub order: String,
+    pub line: Option<String>,
+    /// For `wrong_order`: the order the package belongs to.
+    pub other_order: Option<String>,
+    pub item: Option<String>,
+    pub message: String,
+    pub done: usize,
+    pub total: usize,
+    /// Loaded equals the manifest (dock), every package accounted for (delivery).
+    pub complete: bool,
+    /// The event's sequence number on this device; `None` when nothing was recorded.
+    pub seq: Option<i64>,
+    pub source: String,
+    pub manual: bool,
+}
+
+impl ShipAnswer {
+    pub fn is_accepted(&self) -> bool {
+        matches!(self.verdict, "loaded" | "handed_over")
+    }
+}
+
+/// Why a load or delivery action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{0:?} is not a Metrc tag")]
+    NotATag(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// One or more picked orders being loaded onto one vehicle at the dock.
+pub struct LoadSession<'s> {
+    store: &'s mut Store,
+    parser: TagParser,
+    rules: Rules,
+    orders: Vec<LoadOrder>,
+}
+
+impl<'s> LoadSession<'s> {
+    /// Open the orders (numbers or short ids) of one load. Each must be picked to the
+    /// end and not loaded yet.
+    pub fn open(
+        store: &'s mut Store,
+        keys: &[String],
+        parser: TagParser,
+        rules: Rules,
+    ) -> Result<Self, ShipError> {
+        if keys.is_empty() {
+            return Err(Refusal::Invalid("name at least one order to load".into()).into());
+        }
+        let mut orders: Vec<LoadOrder> = Vec::new();
+        for key in keys {
+            let order = store.find_order(key)?;
+            if orders.iter().any(|o| o.list.order == order.number) {
+                continue;
+            }
+            let o = store.load_order(&order)?;
+            can_load(&o)?;
+            orders.push(o);
+        }
+        Ok(LoadSession {
+            store,
+            parser,
+            rules,
+            orders,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    pub fn orders(&self) -> &[LoadOrder] {
+        &self.orders
+    }
+
+    /// Loaded against the manifest, per order.
+    pub fn checks(&self) -> Vec<LoadCheck> {
+        self.orders.iter().map(LoadOrder::check).collect()
+    }
+
+    fn totals(&self) -> (usize, usize, bool) {
+        let checks = self.checks();
+        let done = checks.iter().map(|c| c.loaded).sum();
+        let total = checks.iter().map(|c| c.manifest).sum();
+        (done, total, checks.iter().all(LoadCheck::matches))
+    }
+
+    /// Re-read the orders when another connection wrote (sync: a late pick, an undo).
+    fn follow(&mut self) -> Result<(), StoreError> {
+        if self.store.changed_elsewhere()? {
+            for o in &mut self.orders {
+                let order = self.store.find_order(&o.list.order)?;
+                *o = self.store.load_order(&order)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn scan_event(&mut self, scan: &ScanEvent) -> Result<ShipAnswer, StoreError> {
+        self.check(&scan.frame(), scan.refused)
+    }
+
+    /// Check one scanner line, record it durably, and answer. Only a store failure is
+    /// an `Err`, and then nothing was recorded.
+    pub fn scan(&mut self, frame: &Frame) -> Result<ShipAnswer, StoreError> {
+        self.check(frame, None)
+    }
+
+    fn check(&mut self, frame: &Frame, refused: Option<NotATag>) -> Result<ShipAnswer, StoreError> {
+        let Parsed {
+            input,
+            parsed,
+            empty,
+        } = parse_frame(&self.parser, frame, refused);
+        let first = self.orders[0].list.order.clone();
+        if empty {
+            let (done, total, complete) = self.totals();
+            return Ok(blank(
+                Stage::Load,
+                input,
+                frame,
+                first,
+                done,
+                total,
+                complete,
+            ));
+        }
+        self.follow()?;
+        let facts = match &parsed {
+            Ok(tag) => self.store.tag_facts(tag)?,
+            Err(_) => Default::default(),
+        };
+        let today = Local::now().date_naive();
+        let (i, verdict) = ship::decide_load(&self.orders, &parsed, &facts, &self.rules, today);
+        let order = self.orders[i].list.order.clone();
+        let tag = parsed.ok();
+        let event = self.store.append(
+            &order,
+            EventKind::scan_at(
+                Stage::Load,
+                &frame.bytes,
+                frame.len,
+                tag.clone(),
+                verdict.clone(),
+            ),
+        )?;
+        self.orders[i].ship.apply(&event);
+        let (done, total, complete) = self.totals();
+        let item = facts.package.as_ref().map(|p| p.item.clone());
+        Ok(answer(
+            Stage::Load,
+            input,
+            frame,
+            tag,
+            &verdict,
+            order,
+            item,
+            Some(event.seq),
+            (done, total, complete),
+        ))
+    }
+
+    fn index_of(&self, tag: &MetrcTag) -> Option<usize> {
+        self.orders
+            .iter()
+            .position(|o| o.list.line_of(tag).is_some() || o.ship.is_loaded(tag))
+    }
+
+    /// A supervisor takes a package off the shipment (the caller has checked the
+    /// supervisor; the event records who is signed in on the store).
+    pub fn remove(&mut self, tag: &str, reason: &str) -> Result<LoadCheck, ShipError> {
+        let tag = self
+            .parser
+            .parse(tag.as_bytes())
+            .map_err(|_| ShipError::NotATag(tag.into()))?;
+        let Some(i) = self.index_of(&tag) else {
+            return Err(Refusal::NotOnShipment {
+                tag,
+                order: self.orders[0].list.order.clone(),
+            }
+            .into());
+        };
+        let kind = ship::remove_event(&self.orders[i], &tag, reason)?;
+        let order = self.orders[i].list.order.clone();
+        let event = self.store.append(&order, kind)?;
+        self.orders[i].ship.apply(&event);
+        Ok(self.orders[i].check())
+    }
+
+    /// Confirm the load: one event per order, all or none, with the manifest PDF made
+    /// by `pdf` (given the confirmation events) stored with them.
+    pub fn confirm(
+        &mut self,
+        driver: &Driver,
+        vehicle: &Vehicle,
+        pdf: impl FnOnce(&Store, &[(String, EventKind)]) -> Option<Attachment>,
+    ) -> Result<Vec<Event>, ShipError> {
+        self.follow()?;
+        let load = format!(
+            "L-{}-{}",
+            self.orders[0].list.order,
+            Utc::now().format("%Y%m%d%H%M%S")
+        );
+        let mut events = ship::confirm_events(&self.orders, &load, driver, vehicle)?;
+        let attachment = pdf(self.store, &events);
+        if let Some(a) = &attachment {
+            for (_, kind) in &mut events {
+                if let EventKind::LoadConfirm(c) = kind {
+                    c.manifest_pdf = Some(a.sha256.clone());
+                }
+            }
+        }
+        let recorded = self.store.record(events, attachment.as_slice())?;
+        for e in &recorded {
+            if let Some(o) = self.orders.iter_mut().find(|o| o.list.order == e.order) {
+                o.ship.apply(e);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Answer every scan from `events` until every source has ended (the pick's
+    /// `run`, for the dock).
+    pub fn run(
+        &mut self,
+        events: &Receiver<SourceEvent>,
+        out: &mut impl Write,
+        status: &mut impl Write,
+        json: bool,
+    ) -> Result<(), ShipError> {
+        run(events, out, status, json, |scan| self.scan_event(scan))
+    }
+}
+
+/// The delivery of one loaded order, on the driver's handheld.
+pub struct DeliverySession<'s> {
+    store: &'s mut Store,
+    parser: TagParser,
+    rules: Rules,
+    list: PickList,
+    ship: Shipment,
+}
+
+impl<'s> DeliverySession<'s> {
+    /// Open the delivery of a loaded order that is not finished yet.
+    pub fn open(
+        store: &'s mut Store,
+        key: &str,
+        parser: TagParser,
+        rules: Rules,
+    ) -> Result<Self, ShipError> {
+        let order = store.find_order(key)?;
+        let LoadOrder { list, ship, .. } = store.load_order(&order)?;
+        can_deliver(&list, &ship)?;
+        Ok(DeliverySession {
+            store,
+            parser,
+            rules,
+            list,
+            ship,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    pub fn list(&self) -> &PickList {
+        &self.list
+    }
+
+    pub fn state(&self) -> DeliveryState {
+        self.ship.delivery(&self.list)
+    }
+
+    fn follow(&mut self) -> Result<(), StoreError> {
+        if self.store.changed_elsewhere()? {
+            let order = self.store.find_order(&self.list.order)?;
+            let o = self.store.load_order(&order)?;
+            self.list = o.list;
+            self.ship = o.ship;
+        }
+        Ok(())
+    }
+
+    fn totals(&self) -> (usize, usize, bool) {
+        let s = self.state();
+        (s.accepted + s.rejected, s.total, s.open == 0)
+    }
+
+    pub fn scan_event(&mut self, scan: &ScanEvent) -> Result<ShipAnswer, StoreError> {
+        self.check(&scan.frame(), scan.refused)
+    }
+
+    pub fn scan(&mut self, frame: &Frame) -> Result<ShipAnswer, StoreError> {
+        self.check(frame, None)
+    }
+
+    fn check(&mut self, frame: &Frame, refused: Option<NotATag>) -> Result<ShipAnswer, StoreError> {
+        let Parsed {
+            input,
+            parsed,
+            empty,
+        } = parse_frame(&self.parser, frame, refused);
+        let order = self.list.order.clone();
+        if empty {
+            let (done, total, complete) = self.totals();
+            return Ok(blank(
+                Stage::Deliver,
+                input,
+                frame,
+                order,
+                done,
+                total,
+                complete,
+            ));
+        }
+        self.follow()?;
+        let facts = match &parsed {
+            Ok(tag) => self.store.tag_facts(tag)?,
+            Err(_) => Default::default(),
+        };
+        let today = Local::now().date_naive();
+        let verdict =
+            ship::decide_delivery(&self.list, &self.ship, &parsed, &facts, &self.rules, today);
+        let tag = parsed.ok();
+        let event = self.store.append(
+            &order,
+            EventKind::scan_at(
+                Stage::Deliver,
+                &frame.bytes,
+                frame.len,
+                tag.clone(),
+                verdict.clone(),
+            ),
+        )?;
+        self.ship.apply(&event);
+        let item = facts.package.as_ref().map(|p| p.item.clone());
+        Ok(answer(
+            Stage::Deliver,
+            input,
+            frame,
+            tag,
+            &verdict,
+            order,
+            item,
+            Some(event.seq),
+            self.totals(),
+        ))
+    }
+
+    /// The receiver accepts or rejects one whole package.
+    pub fn decide(&mut self, tag: &str, decision: Decision) -> Result<DeliveryState, ShipError> {
+        self.follow()?;
+        let tag = self
+            .parser
+            .parse(tag.as_bytes())
+            .map_err(|_| ShipError::NotATag(tag.into()))?;
+        let kind = ship::decision_event(&self.list, &self.ship, &tag, decision)?;
+        let event = self.store.append(&self.list.order, kind)?;
+        self.ship.apply(&event);
+        Ok(self.state())
+    }
+
+    /// Finish and sign: the signature PNG is stored with the event. `has_ink` is the
+    /// caller's check of the image (a blank pad is no signature).
+    pub fn finish(
+        &mut self,
+        receiver: &str,
+        signature_png: Vec<u8>,
+        has_ink: bool,
+    ) -> Result<DeliveryState, ShipError> {
+        self.follow()?;
+        let sig = Attachment::new("image/png", signature_png);
+        let sha = if sig.bytes.is_empty() {
+            String::new()
+        } else {
+            sig.sha256.clone()
+        };
+        let kind = ship::finish_event(&self.list, &self.ship, receiver, &sha, has_ink)?;
+        let events = self
+            .store
+            .record(vec![(self.list.order.clone(), kind)], &[sig])?;
+        for e in &events {
+            self.ship.apply(e);
+        }
+        Ok(self.state())
+    }
+
+    pub fn run(
+        &mut self,
+        events: &Receiver<SourceEvent>,
+        out: &mut impl Write,
+        status: &mut impl Write,
+        json: bool,
+    ) -> Result<(), ShipError> {
+        run(events, out, status, json, |scan| self.scan_event(scan))
+    }
+}
+
+fn blank(
+    stage: Stage,
+    input: String,
+    frame: &Frame,
+    order: String,
+    done: usize,
+    total: usize,
+    complete: bool,
+) -> ShipAnswer {
+    let mut a = answer(
+        stage,
+        input,
+        frame,
+        None,
+        &Verdict::NotATag {
+            reason: NotATag::Malformed,
+        },
+        order,
+        None,
+        None,
+        (done, total, complete),
+    );
+    a.message = EMPTY_LINE.into();
+    a
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    stage: Stage,
+    input: String,
+    frame: &Frame,
+    tag: Option<MetrcTag>,
+    verdict: &Verdict,
+    order: String,
+    item: Option<String>,
+    seq: Option<i64>,
+    (done, total, complete): (usize, usize, bool),
+) -> ShipAnswer {
+    let message = if frame.overflowed() {
+        format!("Line too long ({} bytes): not a tag.", frame.len)
+    } else {
+        verdict.message()
+    };
+    ShipAnswer {
+        stage: stage.word(),
+        input,
+        input_len: frame.len,
+        tag,
+        verdict: verdict.word(),
+        reason: verdict.reason(),
+        order,
+        line: verdict.line().map(str::to_string),
+        other_order: match verdict {
+            Verdict::WrongOrder { order, .. } => Some(order.clone()),
+            _ => None,
+        },
+        item,
+        message,
+        done,
+        total,
+        complete,
+        seq,
+        source: String::new(),
+        manual: false,
+    }
+}
+
+fn run(
+    events: &Receiver<SourceEvent>,
+    out: &mut impl Write,
+    status: &mut impl Write,
+    json: bool,
+    mut check: impl FnMut(&ScanEvent) -> Result<ShipAnswer, StoreError>,
+) -> Result<(), ShipError> {
+    for event in events {
+        match event {
+            SourceEvent::Scan(scan) => {
+                let mut a = check(&scan)?;
+                a.source = scan.source;
+                a.manual = scan.manual;
+                if json {
+                    serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "{}", human(&a))?;
+                }
+                out.flush()?;
+            }
+            SourceEvent::Status {
+                source, message, ..
+            } => {
+                writeln!(status, "[{source}] {message}")?;
+                status.flush()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line for a person at a terminal.
+pub fn human(a: &ShipAnswer) -> String {
+    let word = match (a.verdict, a.reason) {
+        ("ineligible", Some(r)) => r.replace('_', " ").to_uppercase(),
+        (v, _) => v.replace('_', " ").to_uppercase(),
+    };
+    let what = match &a.tag {
+        Some(t) => format!("...{}", t.tail(6)),
+        None => {
+            let shown: String = a.input.chars().take(30).collect();
+            format!("{shown:?}")
+        }
+    };
+    let item = a
+        .item
+        .as_deref()
+        .map(|i| format!(" {i}"))
+        .unwrap_or_default();
+    let done = match (a.complete, a.stage) {
+        (true, "load") => "  LOAD MATCHES THE MANIFEST",
+        (true, _) => "  ALL PACKAGES ACCOUNTED FOR",
+        _ => "",
+    };
+    format!(
+        "{word:<16} {what}{item}  {}  [{}/{}]{done}",
+        a.message, a.done, a.total
+    )
+}
+
+/// The dock's summary: per order, loaded against the manifest, what is missing and
+/// what is extra.
+pub fn print_checks(checks: &[LoadCheck], out: &mut impl Write) -> std::io::Result<()> {
+    for c in checks {
+        let state = if c.confirmed {
+            "CONFIRMED"
+        } else if c.matches() {
+            "ready to confirm"
+        } else {
+            "not ready"
+        };
+        writeln!(
+            out,
+            "{}: loaded {}/{}  {state}",
+            c.order, c.loaded, c.manifest
+        )?;
+        for t in &c.missing {
+            writeln!(out, "  missing {t}")?;
+        }
+        for t in &c.extra {
+            writeln!(
+                out,
+                "  extra   {t} (take it off the vehicle; a supervisor removes it)"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The driver's summary: per package accepted, rejected or not yet scanned.
+pub fn print_delivery(s: &DeliveryState, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} accepted, {} rejected, {} not yet scanned (of {}){}",
+        s.order,
+        s.accepted,
+        s.rejected,
+        s.open,
+        s.total,
+        match &s.finished {
+            Some(f) => format!("  DELIVERED {} to {}", f.at, f.receiver),
+            None => String::new(),
+        }
+    )?;
+    for p in &s.packages {
+        let what = match &p.decision {
+            None => "not yet scanned".to_string(),
+            Some(Decision::Accepted) => "accepted".to_string(),
+            Some(Decision::Rejected { reason, note }) => match note {
+                Some(n) => format!("REJECTED: {} ({n})", reason.label()),
+                None => format!("REJECTED: {}", reason.label()),
+            },
+        };
+        writeln!(out, "  {}  line {}  {what}", p.tag, p.line)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! The load and the delivery through the `tagtally` binary, as the dock and the driver
+//! run them headless: real databases, real child processes, real PNG signatures.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+#[path = "support/site.rs"]
+mod site;
+use site::*;
+
+const P: &str = "1A4060300003C350000";
+
+fn t(n: u32) -> String {
+    format!("{P}{n:05}")
+}
+
+fn lines(tags: &[u32]) -> Vec<u8> {
+    tags.iter()
+        .map(|n| format!("{}\n", t(*n)))
+        .collect::<String>()
+        .into_bytes()
+}
+
+const DRIVER: &[&str] = &[
+    "--driver",
+    "Dee Driver",
+    "--occupational-license",
+    "OL-55501",
+    "--drivers-license",
+    "D1234567",
+    "--make",
+    "Ford",
+    "--model",
+    "Transit",
+    "--plate",
+    "8abc 123",
+];
+
+/// A signature: a white PNG with a scribble, or blank.
+fn signature(site: &Site, name: &str, ink: bool) -> String {
+    let mut img = image::GrayImage::from_pixel(300, 120, image::Luma([255]));
+    if ink {
+        for x in 20..280u32 {
+            let y = 60.0 + 30.0 * ((x as f32) / 20.0).sin();
+            for dy in 0..3 {
+                img.put_pixel(x, (y as u32 + dy).min(119), image::Luma([0]));
+            }
+        }
+    }
+    let path = site.dir.path().join(name);
+    img.save(&path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn words(answers: &[Value]) -> Vec<&str> {
+    answers
+        .iter()
+        .map(|a| a["verdict"].as_str().unwrap())
+        .collect()
+}
+
+/// SO-1002 picked in full (10005, 10006).
+fn picked_site() -> Site {
+    let site = Site::demo();
+    let a = site.pick_json("SO-1002", &lines(&[10005, 10006]));
+    assert_eq!(a[1]["complete"], true, "{a:?}");
+    site
+}
+
+fn load_confirmed_site() -> Site {
+    let site = picked_site();
+    site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10005, 10006]));
+    let mut args = vec!["load", "SO-1002", "--confirm"];
+    args.extend_from_slice(DRIVER);
+    site.ok(&args);
+    site
+}
+
+#[test]
+fn load_equals_the_manifest_before_it_can_be_confirmed() {
+    let site = picked_site();
+    // An order still being picked cannot be loaded.
+    let err = site.fails(&["load", "SO-1001"]);
+    assert!(err.contains("still being picked"), "{err}");
+
+    let a = site.json_lines(
+        &["load", "SO-1002", "--json"],
+        format!("{}\n{}\ngarbage\n{}\n\n", t(10005), t(10005), t(10001)).as_bytes(),
+    );
+    assert_eq!(
+        words(&a),
+        [
+            "loaded",
+            "already_loaded",
+            "not_a_tag",
+            "wrong_order",
+            "not_a_tag"
+        ]
+    );
+    assert_eq!(a[0]["stage"], "load");
+    assert_eq!(
+        (a[0]["done"].as_u64(), a[0]["total"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(a[3]["other_order"], "SO-1001");
+    assert_eq!(a[4]["seq"], Value::Null, "an empty line records nothing");
+
+    let check = site.ok(&["load", "SO-1002", "--check"]);
+    assert!(
+        check.contains("loaded 1/2") && check.contains(&format!("missing {}", t(10006))),
+        "{check}"
+    );
+
+    // Not yet equal: refused, nothing recorded.
+    let before = site.dump();
+    let mut args = vec!["load", "SO-1002", "--confirm"];
+    args.extend_from_slice(DRIVER);
+    let err = site.fails(&args);
+    assert!(err.contains("1 missing"), "{err}");
+    // Missing driver details: refused.
+    let err = site.fails(&[
+        "load",
+        "SO-1002",
+        "--confirm",
+        "--driver",
+        "Dee",
+        "--plate",
+        "X1",
+    ]);
+    assert!(
+        err.contains("occupational license number is required"),
+        "{err}"
+    );
+    assert_eq!(
+        site.dump(),
+        before,
+        "a refused confirmation changes nothing"
+    );
+
+    let a = site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10006]));
+    assert_eq!(a[0]["complete"], true);
+    let out = site.ok(&args);
+    assert!(
+        out.contains("confirmed") && out.contains("8ABC123"),
+        "{out}"
+    );
+    // Loaded once: a second load of the order is refused.
+    let err = site.fails(&["load", "SO-1002"]);
+    assert!(err.contains("already loaded"), "{err}");
+    let kinds: i64 = site.sql("SELECT count(*) FROM events WHERE kind = 'load_confirm'");
+    assert_eq!(kinds, 1);
+}
+
+#[test]
+fn the_dock_remembers_drivers_and_vehicles_and_supervisors_remove_packages() {
+    let site = Site::demo();
+    // SO-1001: line 1 picks 10001, 10002, 10004 (10003 is on hold: short), line 2
+    // picks 10011 and shorts the rest, line 3 picks 10021 and shorts the rest.
+    site.pick_json("SO-1001", &lines(&[10001, 10002, 10004, 10011, 10021]));
+    for line in ["1", "2", "3"] {
+        site.ok(&[
+            "pick",
+            "SO-1001",
+            "--short",
+            line,
+            "--reason",
+            "ineligible stock",
+        ]);
+    }
+    // 10004's pick is taken back after the line was shorted: never confirmed picked.
+    site.ok(&[
+        "pick",
+        "SO-1001",
+        "--undo",
+        &t(10004),
+        "--reason",
+        "label torn",
+    ]);
+    site.pick_json("SO-1002", &lines(&[10005, 10006]));
+
+    // Two orders, one route.
+    let a = site.json_lines(
+        &["load", "SO-1001", "SO-1002", "--json"],
+        &lines(&[10001, 10004, 10003, 10005]),
+    );
+    assert_eq!(words(&a), ["loaded", "not_picked", "ineligible", "loaded"]);
+    assert_eq!(a[2]["reason"], "on_hold");
+    assert_eq!(a[3]["order"], "SO-1002");
+    assert_eq!(a[3]["total"], 6);
+
+    // A supervisor takes 10021 off the shipment; scanning it then says so.
+    let out = site.ok(&[
+        "load",
+        "SO-1001",
+        "--remove",
+        &t(10021),
+        "--reason",
+        "buyer cancelled",
+    ]);
+    assert!(out.contains("loaded 1/3"), "{out}");
+    let err = site.fails(&["load", "SO-1001", "--remove", &t(10021)]);
+    assert!(err.contains("--reason is required"), "{err}");
+    let a = site.json_lines(
+        &["load", "SO-1001", "SO-1002", "--json"],
+        &lines(&[10021, 10002, 10011, 10006]),
+    );
+    assert_eq!(words(&a), ["removed", "loaded", "loaded", "loaded"]);
+    assert_eq!(a[3]["complete"], true);
+
+    let mut args = vec!["load", "SO-1001", "SO-1002", "--confirm"];
+    args.extend_from_slice(DRIVER);
+    site.ok(&args);
+    let confirmed: String = site
+        .sql("SELECT detail FROM events WHERE kind = 'load_confirm' AND order_number = 'SO-1001'");
+    let c: Value = serde_json::from_str(&confirmed).unwrap();
+    assert_eq!(c["orders"], serde_json::json!(["SO-1001", "SO-1002"]));
+    assert_eq!(c["tags"].as_array().unwrap().len(), 3);
+    assert!(
+        !confirmed.contains(&t(10021)),
+        "removed: not on the manifest"
+    );
+    let drivers: i64 = site.sql("SELECT count(*) FROM drivers WHERE name = 'Dee Driver'");
+    assert_eq!(drivers, 1);
+
+    // The next load takes the driver by name and the vehicle by plate alone.
+    let other = Site::demo();
+    std::fs::copy(site.db(), other.db()).unwrap();
+    let (driver, vehicle): (String, String) = {
+        let c = rusqlite::Connection::open(other.db()).unwrap();
+        c.query_row(
+            "SELECT d.drivers_license, v.make FROM drivers d, vehicles v",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!((driver.as_str(), vehicle.as_str()), ("D1234567", "Ford"));
+}
+
+#[test]
+fn delivery_accepts_and_rejects_whole_packages_and_is_signed() {
+    let site = load_confirmed_site();
+    let a = site.json_lines(
+        &["deliver", "SO-1002", "--json"],
+        &lines(&[10005, 10001, 10005]),
+    );
+    assert_eq!(
+        words(&a),
+        ["handed_over", "not_on_manifest", "already_scanned"]
+    );
+    assert_eq!(a[0]["stage"], "deliver");
+
+    // 10006 is neither accepted nor rejected: cannot finish.
+    let ink = signature(&site, "sig.png", true);
+    let before = site.dump();
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae Receiver",
+        "--signature",
+        &ink,
+    ]);
+    assert!(err.contains("neither accepted nor rejected"), "{err}");
+    assert_eq!(site.dump(), before);
+
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--reject",
+        &t(10006),
+        "--reason",
+        "smelly",
+    ]);
+    assert!(err.contains("unknown reason"), "{err}");
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--reject",
+        &t(10006),
+        "--reason",
+        "other",
+    ]);
+    assert!(err.contains("needs a note"), "{err}");
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--reject",
+        &t(10001),
+        "--reason",
+        "damaged",
+    ]);
+    assert!(err.contains("not on the manifest"), "{err}");
+    let out = site.ok(&[
+        "deliver",
+        "SO-1002",
+        "--reject",
+        &t(10006),
+        "--reason",
+        "damaged",
+        "--note",
+        "crushed corner",
+    ]);
+    assert!(
+        out.contains("1 accepted, 1 rejected, 0 not yet scanned"),
+        "{out}"
+    );
+    assert!(out.contains("REJECTED: Damaged (crushed corner)"), "{out}");
+
+    // A blank pad, or no receiver, is no signature.
+    let blank = signature(&site, "blank.png", false);
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae",
+        "--signature",
+        &blank,
+    ]);
+    assert!(err.contains("has not signed"), "{err}");
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        " ",
+        "--signature",
+        &ink,
+    ]);
+    assert!(err.contains("receiver's name is required"), "{err}");
+    let broken = site.file("broken.png", b"not a png");
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae",
+        "--signature",
+        &broken,
+    ]);
+    assert!(err.contains("has not signed"), "{err}");
+
+    let out = site.ok(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae Receiver",
+        "--signature",
+        &ink,
+    ]);
+    assert!(
+        out.contains("DELIVERED") && out.contains("Rae Receiver"),
+        "{out}"
+    );
+    // The signature is stored with the record, byte for byte.
+    let stored: Vec<u8> = site.sql(
+        "SELECT a.bytes FROM attachments a JOIN events e
+           ON e.kind = 'deliver_finish' AND e.detail LIKE '%' || a.sha256 || '%'",
+    );
+    assert_eq!(stored, std::fs::read(&ink).unwrap());
+
+    // A second delivery attempt is refused, and changes nothing.
+    let before = site.dump();
+    let err = site.fails(&["deliver", "SO-1002"]);
+    assert!(err.contains("already finished"), "{err}");
+    let err = site.fails(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae",
+        "--signature",
+        &ink,
+    ]);
+    assert!(err.contains("already finished"), "{err}");
+    assert_eq!(site.dump(), before);
+}
+
+#[test]
+fn a_delivery_before_the_load_is_refused() {
+    let site = picked_site();
+    let err = site.fails(&["deliver", "SO-1002"]);
+    assert!(err.contains("has not been loaded"), "{err}");
+}
+
+#[test]
+fn a_phone_that_dies_mid_delivery_keeps_every_answered_scan() {
+    let site = load_confirmed_site();
+    let mut driver = site.interactive(&["deliver", "SO-1002", "--json"]);
+    let first = driver.scan(&format!("{}\n", t(10005)));
+    assert_eq!(first["verdict"], "handed_over");
+    driver.child.kill().unwrap(); // SIGKILL: the battery died
+    driver.child.wait().unwrap();
+    let out = site.ok(&["deliver", "SO-1002", "--check"]);
+    assert!(
+        out.contains("1 accepted, 0 rejected, 1 not yet scanned"),
+        "{out}"
+    );
+    // Carry on where it stopped.
+    let a = site.json_lines(&["deliver", "SO-1002", "--json"], &lines(&[10005, 10006]));
+    assert_eq!(words(&a), ["already_scanned", "handed_over"]);
+    assert_eq!(a[1]["complete"], true);
+}
+
+#[test]
+fn on_a_station_with_people_each_step_needs_the_right_role() {
+    let site = picked_site();
+    for (name, role, pin) in [
+        ("Pia", "picker", "1111"),
+        ("Lou", "loader", "2222"),
+        ("Sam", "supervisor", "9999"),
+    ] {
+        site.ok(&["user", "add", name, "--role", role, "--pin", pin]);
+    }
+    let err = site.fails(&["load", "SO-1002", "--check"]);
+    assert!(err.contains("--person"), "{err}");
+    let err = site.fails(&[
+        "load", "SO-1002", "--check", "--person", "Pia", "--pin", "1111",
+    ]);
+    assert!(err.contains("Pia is a picker"), "{err}");
+    let err = site.fails(&[
+        "load", "SO-1002", "--check", "--person", "Lou", "--pin", "0000",
+    ]);
+    assert!(err.contains("wrong PIN"), "{err}");
+    let out = site.run(
+        &["load", "SO-1002", "--json", "--person", "Lou"],
+        format!("{}\n", t(10005)).as_bytes(),
+    );
+    assert!(!out.status.success(), "no PIN given");
+    let mut cmd = site.cmd(&["load", "SO-1002", "--json", "--person", "Lou"]);
+    cmd.env("TAGTALLY_PIN", "2222")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", t(10005)).as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let who: String = site.sql("SELECT person FROM events WHERE kind = 'load_scan'");
+    assert_eq!(who, "Lou");
+    // Removing a package needs a supervisor, who is recorded on the event.
+    let err = site.fails(&[
+        "load",
+        "SO-1002",
+        "--remove",
+        &t(10006),
+        "--reason",
+        "x",
+        "--person",
+        "Lou",
+        "--pin",
+        "2222",
+    ]);
+    assert!(err.contains("needs a supervisor"), "{err}");
+    site.ok(&[
+        "load",
+        "SO-1002",
+        "--remove",
+        &t(10006),
+        "--reason",
+        "short dated",
+        "--person",
+        "Sam",
+        "--pin",
+        "9999",
+    ]);
+    let who: String = site.sql("SELECT person FROM events WHERE kind = 'remove'");
+    assert_eq!(who, "Sam");
+}
