@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::merge::MergedOrder;
 use crate::domain::{Event, Order, Package};
+use crate::store::Attachment;
 
 /// Most events one push may carry.
 pub const MAX_PUSH_EVENTS: usize = 1000;
@@ -50,6 +51,48 @@ pub struct PushRequest {
     /// after it.
     #[serde(default)]
     pub since: i64,
+    /// The files the events refer to (signatures, manifest PDFs), stored with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<WireAttachment>,
+}
+
+/// An attachment on the wire: its hash, type and bytes in base64.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WireAttachment {
+    pub sha256: String,
+    pub mime: String,
+    pub base64: String,
+}
+
+impl WireAttachment {
+    pub fn encode(a: &Attachment) -> WireAttachment {
+        use base64::Engine;
+        WireAttachment {
+            sha256: a.sha256.clone(),
+            mime: a.mime.clone(),
+            base64: base64::engine::general_purpose::STANDARD.encode(&a.bytes),
+        }
+    }
+
+    /// The attachment, if the bytes decode and hash to `sha256`.
+    pub fn decode(&self) -> Result<Attachment, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.base64)
+            .map_err(|e| format!("attachment {}: not base64: {e}", self.sha256))?;
+        let a = Attachment {
+            sha256: self.sha256.to_ascii_lowercase(),
+            mime: self.mime.clone(),
+            bytes,
+        };
+        if !a.is_intact() {
+            return Err(format!(
+                "attachment {}: its bytes do not hash to that SHA-256",
+                self.sha256
+            ));
+        }
+        Ok(a)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -548,6 +548,15 @@ impl Inner {
                     ),
                 ))
             }
+            Err(Refusal::Role { device, message }) => {
+                self.store
+                    .log_security(Some(&device), "role", &message)?;
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "role",
+                    format!("{message}: refused and logged as a security event"),
+                ))
+            }
         }
     }
 
@@ -566,13 +575,34 @@ impl Inner {
             ))
             .into());
         }
-        let receipt = match self.store.receive_events(events) {
+        let attachments = job
+            .req
+            .attachments
+            .iter()
+            .map(|w| w.decode())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_attachment", m))?;
+        let receipt = match self.store.receive_with(events, &attachments) {
             Ok(r) => r,
             Err(PushRefused::Altered { device, seq }) => {
                 return Err(Refusal::Altered {
                     device,
                     seq,
                     order: number,
+                });
+            }
+            Err(e @ PushRefused::MissingAttachment { .. }) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "missing_attachment",
+                    e.to_string(),
+                )
+                .into());
+            }
+            Err(e @ PushRefused::Role { .. }) => {
+                return Err(Refusal::Role {
+                    device: job.device.clone(),
+                    message: e.to_string(),
                 });
             }
             Err(PushRefused::Store(e)) => return Err(ApiError::from(e).into()),
@@ -627,6 +657,8 @@ enum Refusal {
         seq: i64,
         order: String,
     },
+    /// An event whose person may not do it: logged after the rollback too.
+    Role { device: String, message: String },
 }
 
 impl From<ApiError> for Refusal {

@@ -50,6 +50,21 @@ pub enum PushRefused {
         "event {device}/{seq} was already received with different contents: refused, and logged as a security event"
     )]
     Altered { device: String, seq: i64 },
+    /// An event refers to a file the push did not bring and the hub does not hold.
+    #[error("event {device}/{seq} refers to attachment {sha256}, which was not sent: nothing of the push was stored")]
+    MissingAttachment {
+        device: String,
+        seq: i64,
+        sha256: String,
+    },
+    /// On a hub with people: the event's person is unknown or may not do this.
+    #[error("event {device}/{seq} ({kind}): {why}")]
+    Role {
+        device: String,
+        seq: i64,
+        kind: &'static str,
+        why: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -412,18 +427,30 @@ impl Store {
     /// is durable before [`Store::commit_group`].
     #[instrument(skip_all, err, fields(count = events.len()))]
     pub fn receive_events(&mut self, events: &[Event]) -> Result<Receipt, PushRefused> {
+        self.receive_with(events, &[])
+    }
+
+    /// [`Store::receive_events`] with the attachments the events refer to (checked
+    /// intact by the caller), stored in the same transaction. On a hub with people,
+    /// every new event must name a person whose role allows it
+    /// ([`Role::needed_for`](crate::domain::people::Role::needed_for)).
+    pub fn receive_with(
+        &mut self,
+        events: &[Event],
+        attachments: &[super::Attachment],
+    ) -> Result<Receipt, PushRefused> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let at = now();
         if self.in_group() {
             let sp = self.conn.savepoint().map_err(err)?;
             // Dropped without commit on a refusal: rolled back to the savepoint.
-            let receipt = receive_into(&sp, events, &at, &path)?;
+            let receipt = receive_into(&sp, events, attachments, &at, &path)?;
             sp.commit().map_err(err)?;
             return Ok(receipt);
         }
         let tx = self.write_tx()?;
-        let receipt = receive_into(&tx, events, &at, &path)?;
+        let receipt = receive_into(&tx, events, attachments, &at, &path)?;
         tx.commit().map_err(err)?;
         Ok(receipt)
     }
@@ -737,11 +764,18 @@ impl Store {
 fn receive_into(
     conn: &rusqlite::Connection,
     events: &[Event],
+    attachments: &[super::Attachment],
     at: &str,
     path: &std::path::Path,
 ) -> Result<Receipt, PushRefused> {
     let err = |e| classify(path, e);
     let mut receipt = Receipt::default();
+    for a in attachments {
+        super::ship::put_attachment(conn, a).map_err(err)?;
+    }
+    let has_people: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM people)", [], |r| r.get(0))
+        .map_err(err)?;
     for e in events {
         let held = conn
             .prepare_cached(&format!(
@@ -760,6 +794,26 @@ fn receive_into(
                 });
             }
             None => {
+                for sha in e.kind.attachments() {
+                    if !super::ship::has_attachment(conn, sha).map_err(err)? {
+                        return Err(PushRefused::MissingAttachment {
+                            device: e.device.clone(),
+                            seq: e.seq,
+                            sha256: sha.to_string(),
+                        });
+                    }
+                }
+                if has_people {
+                    check_role(conn, e).map_err(|r| match r {
+                        Ok(why) => PushRefused::Role {
+                            device: e.device.clone(),
+                            seq: e.seq,
+                            kind: e.kind.word(),
+                            why,
+                        },
+                        Err(sql) => PushRefused::Store(classify(path, sql)),
+                    })?;
+                }
                 let id = insert_event(conn, e).map_err(err)?;
                 conn.prepare_cached(
                     "INSERT INTO hub_receipts (device, seq, event_id, received_at)
@@ -774,6 +828,35 @@ fn receive_into(
         receipt.acked.push(e.seq);
     }
     Ok(receipt)
+}
+
+/// On a hub with people: the event's person must be one of them, with a role that
+/// allows the event. `Err(Ok(why))` is a refusal, `Err(Err(_))` a database failure.
+fn check_role(
+    conn: &rusqlite::Connection,
+    e: &Event,
+) -> Result<(), Result<String, rusqlite::Error>> {
+    use crate::domain::people::Role;
+    let needed = Role::needed_for(&e.kind);
+    let Some(name) = &e.person else {
+        return Err(Ok(format!(
+            "recorded with nobody signed in, but this hub has people: a {needed} must sign in on the device"
+        )));
+    };
+    let role: Option<String> = conn
+        .prepare_cached("SELECT role FROM people WHERE name = ?1")
+        .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+        .map_err(Err)?;
+    let Some(role) = role else {
+        return Err(Ok(format!("{name:?} is not a person on this hub")));
+    };
+    let role: Role = role.parse().map_err(Ok)?;
+    if !role.allows(needed) {
+        return Err(Ok(format!(
+            "{name} is a {role}: this needs a {needed} or a supervisor"
+        )));
+    }
+    Ok(())
 }
 
 /// One line of the hub's security log.

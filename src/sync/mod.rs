@@ -241,11 +241,16 @@ impl Client {
         &self,
         order: &str,
         events: &[Event],
+        attachments: &[crate::store::Attachment],
         since: i64,
     ) -> Result<PushResponse, SyncError> {
         let body = PushRequest {
             events: events.to_vec(),
             since,
+            attachments: attachments
+                .iter()
+                .map(crate::hub::api::WireAttachment::encode)
+                .collect(),
         };
         self.call(
             Method::POST,
@@ -402,7 +407,15 @@ pub async fn push_outbox(
         }
         for (order, events) in groups {
             let since = store.sync_cursor(&order)?;
-            match client.push(&order, &events, since).await {
+            // The files the events refer to travel with them (the hub refuses an
+            // event whose file it does not get).
+            let mut attachments = vec![];
+            for sha in events.iter().flat_map(|e| e.kind.attachments()) {
+                if let Some(a) = store.attachment(sha)? {
+                    attachments.push(a);
+                }
+            }
+            match client.push(&order, &events, &attachments, since).await {
                 Ok(r) => {
                     report.pushed += r.accepted;
                     report.duplicates += r.duplicates;
