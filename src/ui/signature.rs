@@ -342,7 +342,8 @@ impl Canvas<'_> {
 /// [`MIN_DARK_PIXELS`] dark pixels spanning at least [`MIN_DARK_SPAN`] px across or
 /// down, and is mostly light (ink on paper, not a black square). Transparent pixels
 /// count as paper. This is a floor for the store (a blank or a speck is refused),
-/// looser than [`Signature::has_ink`], because the image's scale is unknown here.
+/// looser than [`Signature::has_ink`], because the image's scale is unknown here. A lone
+/// dot is refused in images made at a scale up to 2, so store signatures at 1 or 2.
 pub fn png_has_ink(png: &[u8]) -> bool {
     let mut reader = ImageReader::with_format(Cursor::new(png), ImageFormat::Png);
     let mut limits = Limits::default();
@@ -439,13 +440,14 @@ mod tests {
         s.end();
         assert!(!s.has_ink(), "20 px is not a signature");
 
-        let dot = {
-            let mut d = Signature::new(400.0, 200.0);
-            d.begin(100.0, 100.0);
-            d.to_png(1.0).unwrap()
-        };
+        let mut d = Signature::new(400.0, 200.0);
+        d.begin(100.0, 100.0);
+        let dot = d.to_png(1.0).unwrap();
         assert!(grey_at(&dot, 100, 100) < 64, "the dot is drawn");
         assert!(!png_has_ink(&dot), "a dot's image is refused too");
+        let dot2 = d.to_png(2.0).unwrap();
+        assert!(grey_at(&dot2, 200, 200) < 64, "the dot is drawn at scale 2");
+        assert!(!png_has_ink(&dot2), "and refused at scale 2");
     }
 
     #[test]
