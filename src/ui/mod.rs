@@ -9,6 +9,7 @@
 pub mod headless;
 pub mod screenshot;
 mod sign_in;
+pub mod signature;
 pub mod sound;
 
 use std::cell::{Cell, RefCell};
