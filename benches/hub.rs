@@ -145,7 +145,10 @@ fn load(
                     }
                     seq += 1;
                     let t0 = Instant::now();
-                    let r = client.push(ORDER, &[event(&id, seq)], since).await.unwrap();
+                    let r = client
+                        .push(ORDER, &[event(&id, seq)], &[], since)
+                        .await
+                        .unwrap();
                     out.push(t0.elapsed());
                     assert_eq!(r.accepted, 1);
                     since = r.feed.cursor;
@@ -217,7 +220,10 @@ fn live(rt: &Runtime, b: &Bench, n: usize) {
         let mut out = vec![];
         for seq in 1..=n as i64 {
             let t0 = Instant::now();
-            pusher.push(ORDER, &[event(&id, seq)], 0).await.unwrap();
+            pusher
+                .push(ORDER, &[event(&id, seq)], &[], 0)
+                .await
+                .unwrap();
             loop {
                 let m = live.next().await.unwrap().unwrap();
                 if m.events > events {
@@ -261,7 +267,7 @@ fn main() {
         bch.iter(|| {
             seq += 1;
             let r = rt
-                .block_on(client.push(ORDER, &[event(&id, seq)], since))
+                .block_on(client.push(ORDER, &[event(&id, seq)], &[], since))
                 .unwrap();
             since = r.feed.cursor;
         })

@@ -232,6 +232,9 @@ enum HubCommand {
     Devices,
     /// Print the security log (altered replays, forged and revoked tokens).
     SecurityLog,
+    /// People who sign in on the floor (the hub hands them to its devices).
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 #[derive(Subcommand)]
@@ -648,33 +651,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Some(HubCommand::Devices) => hub_cli::devices(&store, &mut out)?,
                 Some(HubCommand::SecurityLog) => hub_cli::security_log(&store, &mut out)?,
+                Some(HubCommand::User(cmd)) => user(&mut store, &settings, cmd, &mut out)?,
             }
         }
         Command::User(cmd) => {
             let mut store = app::open_store(&settings)?;
-            match cmd {
-                UserCommand::Add { name, role, pin } => {
-                    let role = role.parse().map_err(anyhow::Error::msg)?;
-                    store.set_person(&name, role, &pin)?;
-                    writeln!(out, "{name} may sign in as {role}")?;
-                }
-                UserCommand::List => {
-                    for p in store.people()? {
-                        let locked = p
-                            .locked_until
-                            .map(|u| format!("  (locked until {u})"))
-                            .unwrap_or_default();
-                        writeln!(out, "{:<24} {}{locked}", p.name, p.role)?;
-                    }
-                }
-                UserCommand::Check { name, pin } => {
-                    let rule = settings.people.lockout();
-                    match store.sign_in(&name, &pin, chrono::Utc::now(), rule)? {
-                        Ok(p) => writeln!(out, "{} signed in as {}", p.name, p.role)?,
-                        Err(e) => anyhow::bail!(e),
-                    }
-                }
-            }
+            user(&mut store, &settings, cmd, &mut out)?;
         }
         Command::Device(DeviceCommand::Join { url, token, ca }) => {
             let mut store = app::open_store(&settings)?;
@@ -817,6 +799,39 @@ fn demo_window(mut settings: Settings) -> Result<()> {
 
 /// Start the named scanner sources; none named means those of the settings, and
 /// none there means standard input.
+/// `tagtally user ...` and `tagtally hub user ...`: people on this database.
+fn user(
+    store: &mut tagtally::store::Store,
+    settings: &Settings,
+    cmd: UserCommand,
+    out: &mut impl Write,
+) -> Result<()> {
+    match cmd {
+        UserCommand::Add { name, role, pin } => {
+            let role = role.parse().map_err(anyhow::Error::msg)?;
+            store.set_person(&name, role, &pin)?;
+            writeln!(out, "{name} may sign in as {role}")?;
+        }
+        UserCommand::List => {
+            for p in store.people()? {
+                let locked = p
+                    .locked_until
+                    .map(|u| format!("  (locked until {u})"))
+                    .unwrap_or_default();
+                writeln!(out, "{:<24} {}{locked}", p.name, p.role)?;
+            }
+        }
+        UserCommand::Check { name, pin } => {
+            let rule = settings.people.lockout();
+            match store.sign_in(&name, &pin, chrono::Utc::now(), rule)? {
+                Ok(p) => writeln!(out, "{} signed in as {}", p.name, p.role)?,
+                Err(e) => anyhow::bail!(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The driver and vehicle of `load --confirm`: as given, or remembered by name / plate.
 fn transport_of(
     store: &tagtally::store::Store,

@@ -250,16 +250,8 @@ pub fn demo_intro() -> String {
     s
 }
 
-/// True when a PNG decodes and shows ink: enough dark pixels to be a signature, not a
-/// blank pad or a dot.
-pub fn png_has_ink(png: &[u8]) -> bool {
-    let Ok(img) = image::load_from_memory_with_format(png, image::ImageFormat::Png) else {
-        return false;
-    };
-    let grey = img.to_luma8();
-    let dark = grey.pixels().filter(|p| p.0[0] < 128).count();
-    dark >= 50
-}
+/// True when a PNG decodes and shows ink (a signature, not a blank pad or a dot).
+pub use crate::ui::signature::png_has_ink;
 
 /// The manifest PDF stored with a load's confirmation (not built yet: none).
 pub fn manifest_pdf(

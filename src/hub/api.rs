@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::merge::MergedOrder;
 use crate::domain::{Event, Order, Package};
-use crate::store::Attachment;
+use crate::store::{Attachment, PersonRecord};
 
 /// Most events one push may carry.
 pub const MAX_PUSH_EVENTS: usize = 1000;
@@ -33,6 +33,10 @@ pub struct Snapshot {
     pub packages: Vec<Package>,
     /// Pass back as `packages_since` to get only packages changed after this pull.
     pub packages_cursor: String,
+    /// The people who sign in on the floor, so devices check PINs offline (PINs only
+    /// as salted hashes). Empty when the hub has none: devices keep their own.
+    #[serde(default)]
+    pub people: Vec<PersonRecord>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

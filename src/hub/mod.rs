@@ -549,8 +549,7 @@ impl Inner {
                 ))
             }
             Err(Refusal::Role { device, message }) => {
-                self.store
-                    .log_security(Some(&device), "role", &message)?;
+                self.store.log_security(Some(&device), "role", &message)?;
                 Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "role",
@@ -658,7 +657,10 @@ enum Refusal {
         order: String,
     },
     /// An event whose person may not do it: logged after the rollback too.
-    Role { device: String, message: String },
+    Role {
+        device: String,
+        message: String,
+    },
 }
 
 impl From<ApiError> for Refusal {
@@ -907,6 +909,7 @@ async fn snapshot(
             orders,
             packages,
             packages_cursor,
+            people: inner.store.person_records()?,
         }))
     })
     .await
@@ -1143,7 +1146,11 @@ mod tests {
         let job = PushJob {
             key: key.into(),
             device: events[0].device.clone(),
-            req: PushRequest { events, since: 0 },
+            req: PushRequest {
+                events,
+                since: 0,
+                attachments: vec![],
+            },
             live_watched: false,
             reply,
         };

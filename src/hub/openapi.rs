@@ -11,10 +11,15 @@ fn error_responses(codes: &[&str]) -> Value {
         let what = match *c {
             "400" => "malformed request (the message says what is wrong)",
             "401" => "missing or unknown device token",
-            "403" => "revoked device, a device not joined, or another device's events",
+            "403" => {
+                "revoked device, a device not joined, another device's events, or (error `role`) an event whose person may not do it on a hub with people (logged)"
+            }
             "404" => "no such order on the hub",
             "409" => "an event already received with different contents (logged)",
             "413" => "body or push too large",
+            "422" => {
+                "an event refers to an attachment the push did not carry (`missing_attachment`), or an attachment whose bytes do not match its SHA-256 (`bad_attachment`)"
+            }
             "503" => "the hub's database is busy or its disk full; nothing stored, retry",
             _ => "error",
         };
@@ -67,8 +72,12 @@ pub fn document() -> Value {
                         "device": {"type": "string"}, "seq": {"type": "integer", "minimum": 1},
                         "at": {"type": "string", "format": "date-time"},
                         "order": {"type": "string"},
+                        "person": {"type": "string", "description": "who was signed in on the device"},
                         "kind": {"type": "object", "description":
-                            "{kind: scan, raw, raw_len, tag, verdict} | {kind: short, line, reason} | {kind: undo, tag, reason}"}}},
+                            "{kind: scan | load_scan | deliver_scan, raw, raw_len, tag, verdict} | {kind: short, line, reason} | {kind: undo | remove, tag, reason} | {kind: load_confirm, load, orders, driver, vehicle, tags, manifest_pdf} | {kind: decision, tag, decision: accepted | rejected, reason, note} | {kind: deliver_finish, receiver, signature}"}}},
+                "Attachment": {"type": "object", "required": ["sha256", "mime", "base64"], "properties": {
+                    "sha256": {"type": "string", "description": "hex SHA-256 of the bytes"},
+                    "mime": {"type": "string"}, "base64": {"type": "string"}}},
                 "MergedOrder": {"type": "object", "properties": {
                     "order": {"type": "string"}, "picked": {"type": "integer"},
                     "total": {"type": "integer"}, "complete": {"type": "boolean"},
@@ -105,7 +114,11 @@ pub fn document() -> Value {
                     "orders": {"type": "array", "items": {"type": "object", "properties": {
                         "order": {"type": "object"}, "last_event": {"type": "integer"}}}},
                     "packages": {"type": "array", "items": {"type": "object"}},
-                    "packages_cursor": {"type": "string"}}}))}),
+                    "packages_cursor": {"type": "string"},
+                    "people": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "role": {"enum": ["picker", "loader", "driver", "supervisor"]},
+                        "pin_hash": {"type": "string", "description": "salted, stretched; never the PIN"},
+                        "disabled": {"type": "boolean"}}}}}}))}),
                     error_responses(&["401", "403"]))
             }},
             "/orders": {"get": {
@@ -134,13 +147,15 @@ pub fn document() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
                         "type": "object", "required": ["events"], "properties": {
                             "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-                            "since": {"type": "integer", "description": "last hub event id held"}}}}}},
+                            "since": {"type": "integer", "description": "last hub event id held"},
+                            "attachments": {"type": "array", "description": "the files the events refer to",
+                                "items": {"$ref": "#/components/schemas/Attachment"}}}}}}},
                     "responses": with(json!({"200": ok("stored durably before this answer", json!({
                         "type": "object", "properties": {
                             "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
                             "acked": {"type": "array", "items": {"type": "integer"}},
                             "feed": {"$ref": "#/components/schemas/Feed"}}}))}),
-                        error_responses(&["400", "401", "403", "404", "409", "413", "503"]))
+                        error_responses(&["400", "401", "403", "404", "409", "413", "422", "503"]))
                 }
             },
             "/orders/{number}/live": {"get": {

@@ -25,7 +25,7 @@ use crate::tag::MetrcTag;
 mod people;
 mod ship;
 mod sync;
-pub use people::{Lockout, Person, SignInError};
+pub use people::{Lockout, Person, PersonRecord, SignInError};
 pub use ship::Attachment;
 pub use sync::{DeviceError, DeviceRecord, PushRefused, Receipt, SecurityEntry, token_hash};
 

@@ -105,7 +105,91 @@ fn matches(stored_hash: &str, pin: &str) -> bool {
             == 0
 }
 
+/// A person as the hub hands them to its devices, so a device checks PINs offline:
+/// the PIN only as its salted, stretched hash.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PersonRecord {
+    pub name: String,
+    pub role: Role,
+    pub pin_hash: String,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
 impl Store {
+    /// Everyone on this database, with PIN hashes, for the hub's snapshot.
+    pub fn person_records(&self) -> Result<Vec<PersonRecord>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT name, role, pin_hash, disabled_at IS NOT NULL FROM people ORDER BY name",
+            )
+            .map_err(&err)?;
+        let rows: Vec<(String, String, String, bool)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)?;
+        rows.into_iter()
+            .map(|(name, role, pin_hash, disabled)| {
+                Ok(PersonRecord {
+                    role: role.parse().map_err(|m| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        message: format!("person {name}: {m}"),
+                    })?,
+                    name,
+                    pin_hash,
+                    disabled,
+                })
+            })
+            .collect()
+    }
+
+    /// Take the hub's people: when the hub has any, its list is the truth (people it
+    /// does not list are disabled here). Wrong-PIN counts stay local and are cleared
+    /// only when the PIN changed. Returns how many rows changed.
+    pub fn apply_hub_people(&mut self, people: &[PersonRecord]) -> Result<usize, StoreError> {
+        if people.is_empty() {
+            return Ok(0);
+        }
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let at = now();
+        let tx = self.write_tx()?;
+        let mut changed = 0;
+        for p in people {
+            changed += tx
+                .execute(
+                    "INSERT INTO people (name, role, pin_hash, disabled_at, created_at)
+                     VALUES (?1, ?2, ?3, CASE WHEN ?4 THEN ?5 END, ?5)
+                     ON CONFLICT (name) DO UPDATE SET role = excluded.role,
+                        failed = CASE WHEN pin_hash = excluded.pin_hash THEN failed ELSE 0 END,
+                        locked_until = CASE WHEN pin_hash = excluded.pin_hash
+                            THEN locked_until END,
+                        pin_hash = excluded.pin_hash,
+                        disabled_at = CASE WHEN ?4 THEN coalesce(disabled_at, ?5) END
+                     WHERE role IS NOT excluded.role OR pin_hash IS NOT excluded.pin_hash
+                        OR (disabled_at IS NULL) = ?4",
+                    params![p.name, p.role.word(), p.pin_hash, p.disabled, at],
+                )
+                .map_err(err)?;
+        }
+        let names: Vec<&str> = people.iter().map(|p| p.name.as_str()).collect();
+        changed += tx
+            .execute(
+                "UPDATE people SET disabled_at = ?2 WHERE disabled_at IS NULL
+                 AND name NOT IN (SELECT value FROM json_each(?1))",
+                params![
+                    serde_json::to_string(&names).expect("strings serialise"),
+                    at
+                ],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(changed)
+    }
+
     /// Add a person, or give an existing one a new role and PIN (which also unlocks).
     pub fn set_person(&mut self, name: &str, role: Role, pin: &str) -> Result<(), StoreError> {
         let name = name.trim();
@@ -307,5 +391,58 @@ mod tests {
         assert!(s.set_person("Bo", Role::Picker, "12").is_err());
         assert!(s.set_person(" ", Role::Picker, "1234").is_err());
         assert_eq!(s.people().unwrap().len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod hub_people_tests {
+    use super::*;
+    use std::time::Duration as StdDuration;
+
+    fn open(dir: &tempfile::TempDir, name: &str) -> Store {
+        Store::open(&dir.path().join(name), StdDuration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn devices_take_the_hubs_people_and_check_pins_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hub = open(&dir, "hub.db");
+        let mut dev = open(&dir, "dev.db");
+        hub.set_person("Ana", Role::Supervisor, "2468").unwrap();
+        hub.set_person("Bo", Role::Picker, "1357").unwrap();
+        dev.set_person("Local", Role::Picker, "1111").unwrap();
+        let rule = Lockout {
+            max_failures: 2,
+            duration: Duration::minutes(5),
+        };
+        let t0 = Utc::now();
+        assert_eq!(
+            dev.apply_hub_people(&[]).unwrap(),
+            0,
+            "a hub without people changes nothing"
+        );
+        dev.apply_hub_people(&hub.person_records().unwrap())
+            .unwrap();
+        let names: Vec<String> = dev.people().unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["Ana", "Bo"], "the hub's list is the truth");
+        assert!(dev.sign_in("Ana", "2468", t0, rule).unwrap().is_ok());
+        // A wrong PIN counts locally and survives a re-sync of the same PIN.
+        assert!(dev.sign_in("Bo", "0000", t0, rule).unwrap().is_err());
+        assert_eq!(
+            dev.apply_hub_people(&hub.person_records().unwrap())
+                .unwrap(),
+            0
+        );
+        let locked = dev.sign_in("Bo", "0000", t0, rule).unwrap();
+        assert!(
+            matches!(locked, Err(SignInError::Locked { .. })),
+            "{locked:?}"
+        );
+        // A new PIN on the hub lifts the lock on the device at the next sync.
+        hub.set_person("Bo", Role::Loader, "9753").unwrap();
+        dev.apply_hub_people(&hub.person_records().unwrap())
+            .unwrap();
+        let bo = dev.sign_in("Bo", "9753", t0, rule).unwrap().unwrap();
+        assert_eq!(bo.role, Role::Loader);
     }
 }

@@ -51,7 +51,9 @@ pub enum PushRefused {
     )]
     Altered { device: String, seq: i64 },
     /// An event refers to a file the push did not bring and the hub does not hold.
-    #[error("event {device}/{seq} refers to attachment {sha256}, which was not sent: nothing of the push was stored")]
+    #[error(
+        "event {device}/{seq} refers to attachment {sha256}, which was not sent: nothing of the push was stored"
+    )]
     MissingAttachment {
         device: String,
         seq: i64,

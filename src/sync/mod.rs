@@ -193,6 +193,13 @@ impl Client {
         };
         let status_u16 = status.as_u16();
         Err(match status {
+            // A person whose role may not do what an event records: that order's
+            // events stay queued for a supervisor; the device itself is fine.
+            StatusCode::FORBIDDEN if error == "role" => SyncError::Refused {
+                status: status_u16,
+                error,
+                message,
+            },
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Auth {
                 status: status_u16,
                 error,
@@ -352,6 +359,8 @@ pub struct SyncReport {
     pub refused: Vec<String>,
     /// This device's events still waiting for the hub.
     pub waiting: i64,
+    /// People rows changed from the hub's list.
+    pub people: usize,
 }
 
 /// Push the outbox (oldest first, per order), then pull orders, packages and other
@@ -366,6 +375,7 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
     report.packages = snap.packages.len();
     let orders: Vec<_> = snap.orders.iter().map(|o| o.order.clone()).collect();
     store.apply_hub_snapshot(&orders, &snap.packages)?;
+    report.people = store.apply_hub_people(&snap.people)?;
     if snap.packages_cursor != since {
         store.set_meta(&[(META_PACKAGES_CURSOR, &snap.packages_cursor)])?;
     }
