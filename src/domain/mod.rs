@@ -10,8 +10,10 @@ pub mod order;
 pub mod package;
 pub mod people;
 pub mod pick;
+pub mod transport;
 
 pub use event::{Event, EventKind};
 pub use order::{Allocation, AllocationError, Line, Order, OrderStatus};
 pub use package::{Ineligibility, Package, Rules};
 pub use pick::{NotOnListReason, PickList, PickState, TagFacts, Verdict};
+pub use transport::{Driver, Vehicle};
