@@ -8,16 +8,24 @@
 //!
 //! - [`template::metrc_template`]: the body of Metrc `POST /transfers/v2/templates/outgoing`
 //!   (see `docs/metrc-transfer-template.md` for the facts and their sources).
+//! - [`pdf::manifest_pdf`] and [`pdf::delivery_report_pdf`]: Letter-size PDFs with the
+//!   standard Helvetica and Courier fonts, paginated with a header and "Page n of m".
+//! - [`report::delivery_report_json`]: what a coordinator needs to enter receipt.
 //!
 //! Money is integer cents everywhere ([`money`] formats it); a price is never an `f64`
 //! until it is written into Metrc's JSON as dollars.
 
+mod layout;
+pub mod pdf;
+pub mod report;
 pub mod template;
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::transport::{Driver, Vehicle};
 use crate::tag::MetrcTag;
+pub use pdf::{delivery_report_pdf, manifest_pdf};
+pub use report::delivery_report_json;
 pub use template::metrc_template;
 
 /// The shipping facility, which also transports the load: its license is Metrc's
