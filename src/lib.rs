@@ -27,6 +27,7 @@
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod hub;
 pub mod import;
 pub mod scan;
