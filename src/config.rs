@@ -25,7 +25,52 @@ pub struct Settings {
     pub rules: Rules,
     pub ui: UiSettings,
     pub people: PeopleSettings,
+    pub ship: ShipSettings,
     pub log: LogSettings,
+}
+
+/// The shipper on the manifest and the Metrc transfer template, and the timing a
+/// template proposes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShipSettings {
+    /// The licensed business that ships (and transports) the loads.
+    pub facility_name: String,
+    /// Its state license: Metrc's `TransporterFacilityLicenseNumber`. Required for a
+    /// transfer template.
+    pub facility_license: String,
+    /// `PhoneNumberForQuestions` on the template.
+    pub phone: String,
+    /// Metrc `TransferTypeName` for wholesale deliveries.
+    pub transfer_type: String,
+    /// Estimated departure: this many minutes after the load is confirmed.
+    pub departure_minutes: u32,
+    /// Estimated arrival: this many minutes after departure.
+    pub transit_minutes: u32,
+    /// Reasons a supervisor may give for taking a package off a shipment.
+    pub remove_reasons: Vec<String>,
+}
+
+impl Default for ShipSettings {
+    fn default() -> Self {
+        ShipSettings {
+            facility_name: String::new(),
+            facility_license: String::new(),
+            phone: String::new(),
+            transfer_type: "Wholesale Manifest".into(),
+            departure_minutes: 30,
+            transit_minutes: 120,
+            remove_reasons: [
+                "Damaged at the dock",
+                "Put on hold after the pick",
+                "Buyer changed the order",
+                "Wrong item picked",
+                "Other (see the supervisor's note)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -125,6 +125,26 @@ enum Command {
         #[arg(long)]
         sync: bool,
     },
+    /// The paper of a confirmed load: the Metrc transfer template (JSON body of
+    /// POST /transfers/v2/templates/outgoing) or a printable manifest PDF. Every order
+    /// of ORDER's load is a destination.
+    Manifest {
+        order: String,
+        #[arg(long, value_enum, default_value = "metrc-template")]
+        format: ManifestFormat,
+        /// Write to this file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// What came of an order: its stage, load and delivery with returns (`outcome`),
+    /// or the delivery report for the coordinator (`json` or `pdf`).
+    Report {
+        order: String,
+        #[arg(long, value_enum, default_value = "outcome")]
+        format: ReportFormat,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print each scan from the given source(s) as it arrives: source, raw bytes, tag.
     ScanTest {
         /// Scanner source(s), as for `pick --source` (default: standard input).
@@ -269,6 +289,19 @@ enum UserCommand {
         #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
         pin: String,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ManifestFormat {
+    MetrcTemplate,
+    Pdf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Outcome,
+    Json,
+    Pdf,
 }
 
 /// Driver and vehicle of a load. A name (or plate) the dock has loaded with before
@@ -438,7 +471,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_checks(&session.checks(), &mut out)?;
             } else if confirm {
                 let (driver, vehicle) = (driver.expect("checked"), vehicle.expect("checked"));
-                let events = session.confirm(&driver, &vehicle, app::manifest_pdf)?;
+                let events = session.confirm(
+                    &driver,
+                    &vehicle,
+                    app::docs::manifest_attachment(&settings.ship),
+                )?;
                 print_checks(&session.checks(), &mut out)?;
                 if let Some(tagtally::domain::EventKind::LoadConfirm(c)) =
                     events.first().map(|e| &e.kind)
@@ -534,6 +571,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(b) = background {
                 b.stop();
             }
+        }
+        Command::Manifest {
+            order,
+            format,
+            out: file,
+        } => {
+            let store = app::open_store(&settings)?;
+            let doc = app::docs::manifest_doc(&store, &settings.ship, &order)
+                .map_err(app::AppError::from)?;
+            let bytes = match format {
+                ManifestFormat::MetrcTemplate => {
+                    let mut j = serde_json::to_vec_pretty(&tagtally::export::metrc_template(&doc))?;
+                    j.push(b'\n');
+                    j
+                }
+                ManifestFormat::Pdf => tagtally::export::manifest_pdf(&doc),
+            };
+            write_out(file.as_deref(), &bytes, &mut out)?;
+        }
+        Command::Report {
+            order,
+            format,
+            out: file,
+        } => {
+            let store = app::open_store(&settings)?;
+            let bytes = match format {
+                ReportFormat::Outcome => {
+                    let o = app::docs::outcome(&store, &order).map_err(app::AppError::from)?;
+                    let mut j = serde_json::to_vec_pretty(&o)?;
+                    j.push(b'\n');
+                    j
+                }
+                ReportFormat::Json | ReportFormat::Pdf => {
+                    let doc = app::docs::delivery_report_doc(&store, &settings.ship, &order)
+                        .map_err(app::AppError::from)?;
+                    if matches!(format, ReportFormat::Pdf) {
+                        tagtally::export::delivery_report_pdf(&doc)
+                    } else {
+                        let mut j = serde_json::to_vec_pretty(
+                            &tagtally::export::delivery_report_json(&doc),
+                        )?;
+                        j.push(b'\n');
+                        j
+                    }
+                }
+            };
+            write_out(file.as_deref(), &bytes, &mut out)?;
         }
         Command::ScanTest { sources, json } => {
             let mut running = start_sources(&sources, &settings)?;
@@ -828,6 +912,20 @@ fn user(
                 Err(e) => anyhow::bail!(e),
             }
         }
+    }
+    Ok(())
+}
+
+/// Write a document to `file` (atomically: a temp file renamed into place) or stdout.
+fn write_out(file: Option<&Path>, bytes: &[u8], out: &mut impl Write) -> Result<()> {
+    match file {
+        Some(path) => {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, bytes)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => out.write_all(bytes)?,
     }
     Ok(())
 }

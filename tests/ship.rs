@@ -474,3 +474,162 @@ fn on_a_station_with_people_each_step_needs_the_right_role() {
     let who: String = site.sql("SELECT person FROM events WHERE kind = 'remove'");
     assert_eq!(who, "Sam");
 }
+
+/// The shipper, as a site config file the commands pick up.
+fn with_shipper(site: &Site) {
+    let dir = site.dir.path().join("tagtally");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[ship]\nfacility_name = \"Demo Wholesale LLC\"\nfacility_license = \"C11-0000224-LIC\"\nphone = \"916-555-0100\"\n",
+    )
+    .unwrap();
+}
+
+fn pdftotext(path: &str) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path, "-"])
+        .output()
+        .expect("pdftotext is installed by scripts/setup (poppler-utils)");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn manifest_and_template_equal_the_load_and_are_refused_before_it() {
+    let site = picked_site();
+    with_shipper(&site);
+    site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10005]));
+    let err = site.fails(&["manifest", "SO-1002"]);
+    assert!(
+        err.contains("was not fully loaded") && err.contains("1 missing"),
+        "{err}"
+    );
+    site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10006]));
+    let mut args = vec!["load", "SO-1002", "--confirm"];
+    args.extend_from_slice(DRIVER);
+    site.ok(&args);
+
+    // The Metrc template: Metrc's field names, one destination, the loaded packages.
+    let body: Value = serde_json::from_str(&site.ok(&["manifest", "SO-1002"])).unwrap();
+    let tpl = body.as_array().map(|a| a[0].clone()).unwrap_or(body);
+    for key in [
+        "Name",
+        "TransporterFacilityLicenseNumber",
+        "DriverName",
+        "DriverOccupationalLicenseNumber",
+        "DriverLicenseNumber",
+        "VehicleMake",
+        "VehicleModel",
+        "VehicleLicensePlateNumber",
+        "PhoneNumberForQuestions",
+        "Destinations",
+    ] {
+        assert!(tpl.get(key).is_some(), "template lacks {key}: {tpl:#}");
+    }
+    assert_eq!(tpl["TransporterFacilityLicenseNumber"], "C11-0000224-LIC");
+    assert_eq!(tpl["DriverName"], "Dee Driver");
+    assert_eq!(tpl["VehicleLicensePlateNumber"], "8ABC123");
+    let d = &tpl["Destinations"][0];
+    for key in [
+        "RecipientLicenseNumber",
+        "TransferTypeName",
+        "PlannedRoute",
+        "EstimatedDepartureDateTime",
+        "EstimatedArrivalDateTime",
+        "Transporters",
+        "Packages",
+    ] {
+        assert!(d.get(key).is_some(), "destination lacks {key}: {d:#}");
+    }
+    assert_eq!(d["RecipientLicenseNumber"], "C10-0000733-LIC");
+    let labels: Vec<&str> = d["Packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PackageLabel"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, [t(10005), t(10006)]);
+    for p in d["Packages"].as_array().unwrap() {
+        assert!(p["WholesalePrice"].is_number(), "{p}");
+    }
+
+    // The PDF, read back as text: the same packages, driver and vehicle.
+    let out = site.dir.path().join("manifest.pdf");
+    let out = out.to_str().unwrap();
+    site.ok(&["manifest", "SO-1002", "--format", "pdf", "--out", out]);
+    let text = pdftotext(out);
+    for want in [
+        t(10005).as_str(),
+        t(10006).as_str(),
+        "Dee Driver",
+        "8ABC123",
+        "OL-55501",
+        "Leaf & Co",
+    ] {
+        assert!(text.contains(want), "manifest PDF lacks {want}:\n{text}");
+    }
+    // The PDF stored with the confirmation is the same document.
+    let stored: Vec<u8> = site.sql(
+        "SELECT a.bytes FROM attachments a JOIN events e
+           ON e.kind = 'load_confirm' AND e.detail LIKE '%' || a.sha256 || '%'",
+    );
+    assert!(stored.starts_with(b"%PDF-"));
+}
+
+#[test]
+fn the_outcome_and_the_delivery_report_show_returns() {
+    let site = load_confirmed_site();
+    with_shipper(&site);
+    let o: Value = serde_json::from_str(&site.ok(&["report", "SO-1002"])).unwrap();
+    assert_eq!(o["stage"], "loaded");
+    assert_eq!(o["load"]["packages"], 2);
+    let err = site.fails(&["report", "SO-1002", "--format", "pdf"]);
+    assert!(err.contains("is not finished"), "{err}");
+
+    site.json_lines(&["deliver", "SO-1002", "--json"], &lines(&[10005]));
+    site.ok(&[
+        "deliver",
+        "SO-1002",
+        "--reject",
+        &t(10006),
+        "--reason",
+        "failed_inspection",
+        "--note",
+        "seal broken",
+    ]);
+    let ink = signature(&site, "sig.png", true);
+    site.ok(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae Receiver",
+        "--signature",
+        &ink,
+    ]);
+    let o: Value = serde_json::from_str(&site.ok(&["report", "SO-1002"])).unwrap();
+    assert_eq!(o["stage"], "delivered");
+    assert_eq!(o["delivery"]["accepted"], 1);
+    assert_eq!(o["delivery"]["rejected"], 1);
+    assert_eq!(o["returns"][0]["tag"], t(10006));
+    assert_eq!(o["returns"][0]["reason"], "Failed inspection");
+    assert!(o["delivery"]["receipt_deadline"].is_string());
+
+    let r: Value =
+        serde_json::from_str(&site.ok(&["report", "SO-1002", "--format", "json"])).unwrap();
+    assert_eq!(r["receiver"], "Rae Receiver");
+    assert_eq!(r["rejected"][0]["note"], "seal broken");
+    let out = site.dir.path().join("report.pdf");
+    let out = out.to_str().unwrap();
+    site.ok(&["report", "SO-1002", "--format", "pdf", "--out", out]);
+    let text = pdftotext(out);
+    for want in [
+        "Rae Receiver",
+        "seal broken",
+        t(10006).as_str(),
+        "Dee Driver",
+    ] {
+        assert!(text.contains(want), "report PDF lacks {want}:\n{text}");
+    }
+}

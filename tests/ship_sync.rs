@@ -135,8 +135,17 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
             model: "Transit".into(),
             plate: "8ABC123".into(),
         };
-        load.confirm(&driver, &vehicle, tagtally::app::manifest_pdf)
-            .unwrap();
+        let ship = tagtally::config::ShipSettings {
+            facility_name: "Demo Wholesale".into(),
+            facility_license: "C11-0000001-LIC".into(),
+            ..Default::default()
+        };
+        load.confirm(
+            &driver,
+            &vehicle,
+            tagtally::app::docs::manifest_attachment(&ship),
+        )
+        .unwrap();
     }
     assert_eq!(dock.sync().await.unwrap().waiting, 0);
 
@@ -181,6 +190,16 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
         })
         .expect("the finish reached the hub");
     assert_eq!(finish.1.as_deref(), Some("Dee"));
+    // The manifest PDF made at confirmation travelled with it.
+    let pdf = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::LoadConfirm(c) => c.manifest_pdf.clone(),
+            _ => None,
+        })
+        .expect("a manifest PDF was made at confirmation");
+    let pdf = hub_store.attachment(&pdf).unwrap().unwrap();
+    assert!(pdf.bytes.starts_with(b"%PDF-"), "{:?}", &pdf.bytes[..8]);
     assert_eq!(hub_store.attachment(&finish.0).unwrap().unwrap().bytes, png);
     hub.stop();
 }

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls these.
 
 pub mod decode;
+pub mod docs;
 pub mod pick;
 pub mod scan_test;
 pub mod ship;
@@ -252,11 +253,3 @@ pub fn demo_intro() -> String {
 
 /// True when a PNG decodes and shows ink (a signature, not a blank pad or a dot).
 pub use crate::ui::signature::png_has_ink;
-
-/// The manifest PDF stored with a load's confirmation (not built yet: none).
-pub fn manifest_pdf(
-    _store: &Store,
-    _events: &[(String, crate::domain::EventKind)],
-) -> Option<crate::store::Attachment> {
-    None
-}
