@@ -722,6 +722,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => {
                     let options = hub_cli::options(
                         settings.rules.clone(),
+                        settings.ship.clone(),
                         fault.as_deref(),
                         cert.as_deref().zip(key.as_deref()),
                     )?;
@@ -806,6 +807,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ui.run()?;
         }
         Command::Demo { terminal } => {
+            app::demo_shipper(&mut settings.ship);
             let display = std::env::var_os("DISPLAY").is_some()
                 || std::env::var_os("WAYLAND_DISPLAY").is_some();
             if terminal || !display {

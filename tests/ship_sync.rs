@@ -200,6 +200,50 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
         .expect("a manifest PDF was made at confirmation");
     let pdf = hub_store.attachment(&pdf).unwrap().unwrap();
     assert!(pdf.bytes.starts_with(b"%PDF-"), "{:?}", &pdf.bytes[..8]);
+
+    // The hub shows the outcome and exports the report and the manifest.
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(format!("{}{path}", hub.url()))
+            .bearer_auth(&van.token)
+            .send()
+    };
+    let o: serde_json::Value = get(format!("/orders/{ORDER2}/outcome"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(o["stage"], "delivered");
+    assert_eq!(
+        (
+            o["delivery"]["accepted"].as_u64(),
+            o["delivery"]["rejected"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(o["returns"][0]["tag"], T6);
+    assert_eq!(o["returns"][0]["note"], "crushed");
+    let r = get(format!("/orders/{ORDER2}/report?format=pdf"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.bytes().await.unwrap().starts_with(b"%PDF-"));
+    // No shipper license on this hub: the template is refused with the reason.
+    let r = get(format!("/orders/{ORDER2}/manifest")).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("facility_license"),
+        "{body}"
+    );
+    // An order still being picked has no report.
+    let r = get(format!("/orders/{ORDER}/report")).await.unwrap();
+    assert_eq!(r.status(), 409);
     assert_eq!(hub_store.attachment(&finish.0).unwrap().unwrap().bytes, png);
     hub.stop();
 }

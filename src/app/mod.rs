@@ -188,6 +188,16 @@ pub fn add_demo_people(store: &mut Store) -> Result<(), StoreError> {
     store.set_person("Demo Supervisor", Role::Supervisor, "9999")
 }
 
+/// The demo's shipper, unless the site config names one: manifests and templates
+/// need a license.
+pub fn demo_shipper(ship: &mut crate::config::ShipSettings) {
+    if ship.facility_license.trim().is_empty() {
+        ship.facility_name = "Demo Wholesale LLC".into();
+        ship.facility_license = "C11-0000224-LIC".into();
+        ship.phone = "916-555-0100".into();
+    }
+}
+
 /// Load the shipped demo data into `store` (idempotent).
 pub fn load_demo(store: &mut Store) -> Result<(), AppError> {
     let packages = import::metrc::parse("demo packages", DEMO_PACKAGES.as_bytes())?;

@@ -34,11 +34,13 @@ pub enum HubCliError {
 /// The hub's options from the command line: TLS from `cert_key` (PEM files).
 pub fn options(
     rules: Rules,
+    ship: crate::config::ShipSettings,
     fault: Option<&str>,
     cert_key: Option<(&Path, &Path)>,
 ) -> Result<HubOptions, HubCliError> {
     Ok(HubOptions {
         rules,
+        ship,
         fault: fault
             .map(str::parse::<Fault>)
             .transpose()

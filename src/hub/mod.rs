@@ -73,6 +73,8 @@ impl std::str::FromStr for Fault {
 #[derive(Clone, Debug, Default)]
 pub struct HubOptions {
     pub rules: Rules,
+    /// The shipper on manifests and templates the hub exports.
+    pub ship: crate::config::ShipSettings,
     pub fault: Option<Fault>,
     /// Serve HTTPS with this certificate (rustls); `None`: plain HTTP.
     pub tls: Option<tls::TlsConfig>,
@@ -90,6 +92,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{number}/events"),
     ("POST", "/orders/{number}/events"),
     ("GET", "/orders/{number}/live"),
+    ("GET", "/orders/{number}/outcome"),
+    ("GET", "/orders/{number}/manifest"),
+    ("GET", "/orders/{number}/report"),
 ];
 
 /// Serve the hub on `listener` until `shutdown` completes, then finish the requests
@@ -246,6 +251,9 @@ fn router(hub: Arc<Hub>) -> Router {
             ("GET", "/orders/{number}/events") => get(feed),
             ("POST", "/orders/{number}/events") => post(push),
             ("GET", "/orders/{number}/live") => get(live),
+            ("GET", "/orders/{number}/outcome") => get(outcome),
+            ("GET", "/orders/{number}/manifest") => get(manifest),
+            ("GET", "/orders/{number}/report") => get(report),
             other => unreachable!("route {other:?} has no handler"),
         };
         match by_path.iter_mut().find(|(p, _)| p == path) {
@@ -711,6 +719,17 @@ impl ApiError {
     }
 }
 
+impl From<crate::app::docs::DocError> for ApiError {
+    fn from(e: crate::app::docs::DocError) -> Self {
+        match e {
+            crate::app::docs::DocError::Store(s) => s.into(),
+            crate::app::docs::DocError::Refused(m) => {
+                ApiError::new(StatusCode::CONFLICT, "not_ready", m)
+            }
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -947,6 +966,81 @@ async fn order_state(
     hub.with(move |inner, opts| {
         let (_, c) = inner.merged(&key, &opts.rules)?;
         Ok(Json(c.merger.view(&c.list)))
+    })
+    .await
+}
+
+/// What came of an order: stage, load, delivery, returns.
+async fn outcome(
+    State(hub): State<Arc<Hub>>,
+    _device: Device,
+    Path(key): Path<String>,
+) -> Result<Json<crate::app::docs::OrderOutcome>, ApiError> {
+    hub.with(move |inner, _| Ok(Json(crate::app::docs::outcome(&inner.store, &key)?)))
+        .await
+}
+
+#[derive(Deserialize)]
+struct DocQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}.pdf\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// The Metrc transfer template (JSON, default) or the manifest PDF of the order's
+/// confirmed load.
+async fn manifest(
+    State(hub): State<Arc<Hub>>,
+    _device: Device,
+    Path(key): Path<String>,
+    Query(q): Query<DocQuery>,
+) -> Result<Response, ApiError> {
+    hub.with(move |inner, opts| {
+        let doc = crate::app::docs::manifest_doc(&inner.store, &opts.ship, &key)?;
+        Ok(match q.format.as_deref().unwrap_or("metrc-template") {
+            "metrc-template" => Json(crate::export::metrc_template(&doc)).into_response(),
+            "pdf" => pdf_response(crate::export::manifest_pdf(&doc), &doc.load_id),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "format {other:?}: use metrc-template or pdf"
+                )));
+            }
+        })
+    })
+    .await
+}
+
+/// The delivery report of a finished delivery: JSON (default) or PDF.
+async fn report(
+    State(hub): State<Arc<Hub>>,
+    _device: Device,
+    Path(key): Path<String>,
+    Query(q): Query<DocQuery>,
+) -> Result<Response, ApiError> {
+    hub.with(move |inner, opts| {
+        let doc = crate::app::docs::delivery_report_doc(&inner.store, &opts.ship, &key)?;
+        Ok(match q.format.as_deref().unwrap_or("json") {
+            "json" => Json(crate::export::delivery_report_json(&doc)).into_response(),
+            "pdf" => pdf_response(crate::export::delivery_report_pdf(&doc), &doc.order),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "format {other:?}: use json or pdf"
+                )));
+            }
+        })
     })
     .await
 }

@@ -158,6 +158,42 @@ pub fn document() -> Value {
                         error_responses(&["400", "401", "403", "404", "409", "413", "422", "503"]))
                 }
             },
+            "/orders/{number}/outcome": {"get": {
+                "summary": "what came of the order: stage (picking, picked, loaded, delivered), load, delivery counts, removed packages and returns (rejected packages coming back to the vault)",
+                "security": auth,
+                "parameters": [order_param()],
+                "responses": with(json!({"200": ok("outcome", json!({"type": "object", "properties": {
+                    "order": {"type": "string"}, "buyer": {"type": "string"},
+                    "stage": {"enum": ["picking", "picked", "loaded", "delivered"]},
+                    "picked": {"type": "integer"}, "total": {"type": "integer"},
+                    "load": {"type": ["object", "null"]}, "removed": {"type": "array"},
+                    "delivery": {"type": ["object", "null"]}, "returns": {"type": "array"}}}))}),
+                    error_responses(&["401", "403", "404"]))
+            }},
+            "/orders/{number}/manifest": {"get": {
+                "summary": "the confirmed load's Metrc transfer template (body of POST /transfers/v2/templates/outgoing) or its manifest PDF; every order of the load is a destination",
+                "security": auth,
+                "parameters": [order_param(), {"name": "format", "in": "query", "required": false,
+                    "schema": {"enum": ["metrc-template", "pdf"], "default": "metrc-template"}}],
+                "responses": with(json!({"200": {"description": "template JSON or PDF", "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                    "409": {"description": "not loaded yet (`not_ready`: the message gives missing and extra), or no shipper license configured",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}),
+                    error_responses(&["400", "401", "403", "404"]))
+            }},
+            "/orders/{number}/report": {"get": {
+                "summary": "the finished delivery's report for the coordinator: accepted, rejected with reasons (returns), not scanned, receipt deadline; JSON or PDF with the signature",
+                "security": auth,
+                "parameters": [order_param(), {"name": "format", "in": "query", "required": false,
+                    "schema": {"enum": ["json", "pdf"], "default": "json"}}],
+                "responses": with(json!({"200": {"description": "report JSON or PDF", "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                    "409": {"description": "not delivered yet (`not_ready`)",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}),
+                    error_responses(&["400", "401", "403", "404"]))
+            }},
             "/orders/{number}/live": {"get": {
                 "summary": "server-sent events: `progress` with a MergedOrder now and after every change",
                 "security": auth,
