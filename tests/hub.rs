@@ -453,6 +453,7 @@ async fn the_hub_serves_https_with_a_configured_certificate() {
     let site = Site::new();
     let options = tagtally::hub::cli::options(
         Default::default(),
+        Default::default(),
         None,
         Some((&fixtures.join("hub.crt"), &fixtures.join("hub.key"))),
     )
@@ -479,6 +480,7 @@ async fn the_hub_serves_https_with_a_configured_certificate() {
     assert!(plain.orders().await.is_err());
     // A bad certificate path is refused with a clear message.
     let err = tagtally::hub::cli::options(
+        Default::default(),
         Default::default(),
         None,
         Some((&fixtures.join("missing.crt"), &fixtures.join("hub.key"))),
