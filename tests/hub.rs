@@ -349,8 +349,12 @@ async fn openapi_documents_every_route_and_every_route_answers() {
             req = req.json(&json!({ "events": [], "device_id": dev.id() }));
         }
         let r = req.send().await.unwrap();
+        // A fresh order is neither loaded nor delivered: the documents answer 409,
+        // which the document must list; every other route answers success.
+        let documented_refusal = path.ends_with("/manifest") || path.ends_with("/report");
         assert!(
-            r.status().is_success(),
+            r.status().is_success()
+                || (documented_refusal && op["responses"][r.status().as_str()].is_object()),
             "{method} {path}: {} {}",
             r.status(),
             if path.ends_with("/live") {
