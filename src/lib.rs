@@ -6,9 +6,10 @@
 //!
 //! - [`tag`]: the `MetrcTag` newtype; normalising scanner lines (AIM prefix, case,
 //!   CR/LF/TAB, site prefix/suffix) and telling tags from other barcodes.
-//! - [`domain`]: the pick rules, pure and synchronous: packages and eligibility,
-//!   orders and allocation rules, [`domain::pick::decide`] (the verdict precedence),
-//!   and the append-only events that pick state is folded from.
+//! - [`domain`]: the rules, pure and synchronous: packages and eligibility, orders and
+//!   allocation rules, [`domain::pick::decide`] (the verdict precedence), the load and
+//!   the delivery ([`domain::ship`]), and the append-only events every state is
+//!   folded from.
 //! - [`import`]: parsers for Metrc package JSON (v1 and v2), LeafLink orders and order
 //!   CSV; bytes in, domain values or a precise error out.
 //! - [`store`]: the only code that speaks SQL: migrations, packages, orders, events.
@@ -17,7 +18,10 @@
 //!   their events, live progress, OpenAPI at `/openapi.json`.
 //! - [`sync`]: the device's client of the hub (the only reqwest user): outbox push,
 //!   pulls, backoff, background sync beside a pick.
-//! - [`app`]: what each command does (import, pick, status, demo), used by `main.rs`.
+//! - [`app`]: what each command does (import, pick, load, deliver, status, demo, the
+//!   paper), used by `main.rs`.
+//! - [`export`]: the manifest and delivery report PDFs and the Metrc transfer template,
+//!   pure: documents in, bytes or JSON out.
 //! - [`config`]: one `Settings` struct, layered defaults < file < environment.
 //! - [`ui`]: the Slint touch app (the only code that touches generated Slint types),
 //!   its headless platform and screenshots.
