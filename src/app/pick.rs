@@ -255,30 +255,54 @@ impl<'s> PickSession<'s> {
         status: &mut impl Write,
         json: bool,
     ) -> Result<(), PickError> {
-        for event in events {
-            match event {
-                SourceEvent::Scan(scan) => {
-                    let mut a = self.scan_event(&scan)?;
-                    a.source = scan.source;
-                    a.manual = scan.manual;
-                    if json {
-                        serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
-                        writeln!(out)?;
-                    } else {
-                        writeln!(out, "{}", human(&a))?;
-                    }
-                    out.flush()?;
+        answer_all(
+            events,
+            out,
+            status,
+            json,
+            |scan| {
+                let mut a = self.scan_event(scan)?;
+                a.source = scan.source.clone();
+                a.manual = scan.manual;
+                Ok(a)
+            },
+            human,
+        )
+    }
+}
+
+/// Answer every scan from `events` as it arrives, until every source has ended: with
+/// `json` one JSON object a line, otherwise `human`'s line; flushed per answer. Source
+/// status goes to `status`. Shared by the pick, the load and the delivery.
+pub(crate) fn answer_all<A: Serialize, E: From<std::io::Error>>(
+    events: &Receiver<SourceEvent>,
+    out: &mut impl Write,
+    status: &mut impl Write,
+    json: bool,
+    mut check: impl FnMut(&ScanEvent) -> Result<A, E>,
+    human: impl Fn(&A) -> String,
+) -> Result<(), E> {
+    for event in events {
+        match event {
+            SourceEvent::Scan(scan) => {
+                let a = check(&scan)?;
+                if json {
+                    serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "{}", human(&a))?;
                 }
-                SourceEvent::Status {
-                    source, message, ..
-                } => {
-                    writeln!(status, "[{source}] {message}")?;
-                    status.flush()?;
-                }
+                out.flush()?;
+            }
+            SourceEvent::Status {
+                source, message, ..
+            } => {
+                writeln!(status, "[{source}] {message}")?;
+                status.flush()?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// What an empty line is told.
@@ -316,27 +340,42 @@ pub(crate) fn parse_frame(parser: &TagParser, frame: &Frame, refused: Option<Not
 
 /// One line for a person at a terminal.
 pub fn human(a: &Answer) -> String {
-    let word = match (a.verdict, a.reason) {
+    let done = if a.complete { "  ORDER COMPLETE" } else { "" };
+    human_line(
+        (a.verdict, a.reason),
+        a.tag.as_ref(),
+        &a.input,
+        a.item.as_deref(),
+        &a.message,
+        (a.picked, a.total),
+        done,
+    )
+}
+
+/// The verdict word, the tag's tail (or the input), the item, the message and the
+/// counts: the terminal line of every stage.
+pub(crate) fn human_line(
+    (verdict, reason): (&str, Option<&str>),
+    tag: Option<&MetrcTag>,
+    input: &str,
+    item: Option<&str>,
+    message: &str,
+    (done, total): (usize, usize),
+    suffix: &str,
+) -> String {
+    let word = match (verdict, reason) {
         ("ineligible", Some(r)) => r.replace('_', " ").to_uppercase(),
         (v, _) => v.replace('_', " ").to_uppercase(),
     };
-    let what = match &a.tag {
+    let what = match tag {
         Some(t) => format!("...{}", t.tail(6)),
         None => {
-            let shown: String = a.input.chars().take(30).collect();
+            let shown: String = input.chars().take(30).collect();
             format!("{shown:?}")
         }
     };
-    let item = a
-        .item
-        .as_deref()
-        .map(|i| format!(" {i}"))
-        .unwrap_or_default();
-    let done = if a.complete { "  ORDER COMPLETE" } else { "" };
-    format!(
-        "{word:<16} {what}{item}  {}  [{}/{}]{done}",
-        a.message, a.picked, a.total
-    )
+    let item = item.map(|i| format!(" {i}")).unwrap_or_default();
+    format!("{word:<16} {what}{item}  {message}  [{done}/{total}]{suffix}")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use std::sync::mpsc::Receiver;
 use chrono::{Local, Utc};
 use serde::Serialize;
 
-use super::pick::{EMPTY_LINE, Parsed, parse_frame};
+use super::pick::{EMPTY_LINE, Parsed, answer_all, human_line, parse_frame};
 use crate::domain::ship::{
     self, DeliveryState, LoadCheck, LoadOrder, Refusal, Shipment, can_deliver, can_load,
 };
@@ -512,57 +512,36 @@ fn run(
     json: bool,
     mut check: impl FnMut(&ScanEvent) -> Result<ShipAnswer, StoreError>,
 ) -> Result<(), ShipError> {
-    for event in events {
-        match event {
-            SourceEvent::Scan(scan) => {
-                let mut a = check(&scan)?;
-                a.source = scan.source;
-                a.manual = scan.manual;
-                if json {
-                    serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::from)?;
-                    writeln!(out)?;
-                } else {
-                    writeln!(out, "{}", human(&a))?;
-                }
-                out.flush()?;
-            }
-            SourceEvent::Status {
-                source, message, ..
-            } => {
-                writeln!(status, "[{source}] {message}")?;
-                status.flush()?;
-            }
-        }
-    }
-    Ok(())
+    answer_all(
+        events,
+        out,
+        status,
+        json,
+        |scan| {
+            let mut a = check(scan)?;
+            a.source = scan.source.clone();
+            a.manual = scan.manual;
+            Ok::<_, ShipError>(a)
+        },
+        human,
+    )
 }
 
 /// One line for a person at a terminal.
 pub fn human(a: &ShipAnswer) -> String {
-    let word = match (a.verdict, a.reason) {
-        ("ineligible", Some(r)) => r.replace('_', " ").to_uppercase(),
-        (v, _) => v.replace('_', " ").to_uppercase(),
-    };
-    let what = match &a.tag {
-        Some(t) => format!("...{}", t.tail(6)),
-        None => {
-            let shown: String = a.input.chars().take(30).collect();
-            format!("{shown:?}")
-        }
-    };
-    let item = a
-        .item
-        .as_deref()
-        .map(|i| format!(" {i}"))
-        .unwrap_or_default();
     let done = match (a.complete, a.stage) {
         (true, "load") => "  LOAD MATCHES THE MANIFEST",
         (true, _) => "  ALL PACKAGES ACCOUNTED FOR",
         _ => "",
     };
-    format!(
-        "{word:<16} {what}{item}  {}  [{}/{}]{done}",
-        a.message, a.done, a.total
+    human_line(
+        (a.verdict, a.reason),
+        a.tag.as_ref(),
+        &a.input,
+        a.item.as_deref(),
+        &a.message,
+        (a.done, a.total),
+        done,
     )
 }
 
