@@ -109,6 +109,25 @@ pub fn is_scan(parser: &TagParser, line: &str) -> bool {
     )
 }
 
+/// Where the scan-shaped end of `line` starts, if it has one: a person may have typed
+/// part of the field just before a scanner's line arrived ("lid crac1A4...").
+fn scan_start(parser: &TagParser, line: &str) -> Option<usize> {
+    line.char_indices()
+        .map(|(i, _)| i)
+        .find(|&i| is_scan(parser, &line[i..]))
+}
+
+/// The field's value: `before` with the typed `text` applied as keys.
+fn replay(field: &str, before: &str, text: &str) -> String {
+    let mut v = before.to_string();
+    for c in text.chars() {
+        if accepts(field, c, v.chars().count()) {
+            v.push(c);
+        }
+    }
+    v
+}
+
 /// Feed typed text to the active field (none active: nothing happens).
 pub fn feed(parser: &TagParser, text: &str) -> Fed {
     let mut fed = Fed::default();
@@ -122,10 +141,10 @@ pub fn feed(parser: &TagParser, text: &str) -> Fed {
                 '\n' if last == Some('\r') => {}
                 '\n' | '\r' | '\t' => {
                     let line = std::mem::take(&mut e.line);
-                    if is_scan(parser, &line) {
-                        let before = e.before.clone();
-                        e.values.insert(field, before);
-                        fed.scans.push(line);
+                    if let Some(i) = scan_start(parser, &line) {
+                        let kept = replay(field, &e.before, &line[..i]);
+                        e.values.insert(field, kept);
+                        fed.scans.push(line[i..].to_string());
                     } else if c != '\t' {
                         fed.enter = true;
                     }
@@ -166,10 +185,11 @@ pub fn pause(parser: &TagParser) -> Option<String> {
         let mut e = e.borrow_mut();
         let field = e.active?;
         let line = std::mem::take(&mut e.line);
-        if is_scan(parser, &line) {
-            let before = e.before.clone();
-            e.values.insert(field, before);
-            Some(line)
+        if let Some(i) = scan_start(parser, &line) {
+            let kept = replay(field, &e.before, &line[..i]);
+            e.values.insert(field, kept.clone());
+            e.before = kept;
+            Some(line[i..].to_string())
         } else {
             e.before = e.values.get(field).cloned().unwrap_or_default();
             None
@@ -191,6 +211,7 @@ mod tests {
         activate(Some(DRIVER_NAME));
         let p = parser();
         assert_eq!(feed(&p, "Dee"), Fed::default());
+        // The scanner's line arrives in the middle of a word: still a scan.
         let fed = feed(&p, "1A4060300003C35000010005\r\n");
         assert_eq!(fed.scans, vec!["1A4060300003C35000010005".to_string()]);
         assert!(!fed.enter);

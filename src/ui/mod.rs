@@ -100,6 +100,7 @@ impl App {
     pub fn new(settings: &Settings, store: Store, demo: bool) -> Result<App, slint::PlatformError> {
         let window = AppWindow::new()?;
         FLOW.with(|f| f.set(settings.device.station));
+        sign_in::reset();
         entry::reset();
         supervisor::reset();
         load::reset();

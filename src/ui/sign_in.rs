@@ -26,6 +26,11 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
+/// A new window: nobody signed in yet.
+pub fn reset() {
+    STATE.with(|s| *s.borrow_mut() = State::default());
+}
+
 /// Someone used the screen: the idle clock starts again.
 pub fn touched() {
     STATE.with(|s| s.borrow_mut().last_touch = Some(Instant::now()));
