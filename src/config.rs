@@ -138,6 +138,35 @@ pub struct DeviceSettings {
     /// This device's id in every event it records. Unset: a random id is made once
     /// and kept in the database.
     pub id: Option<String>,
+    /// Which flow the touch app shows after sign-in: `pick` (vault handheld), `load`
+    /// (dock kiosk) or `deliver` (driver handheld).
+    pub station: Station,
+}
+
+/// The flow a touch station runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Station {
+    #[default]
+    Pick,
+    Load,
+    Deliver,
+}
+
+impl Station {
+    pub const ALL: [Station; 3] = [Station::Pick, Station::Load, Station::Deliver];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Station::Pick => "pick",
+            Station::Load => "load",
+            Station::Deliver => "deliver",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Station> {
+        Self::ALL.into_iter().find(|k| k.word() == s.trim())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

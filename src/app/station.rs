@@ -1,19 +1,45 @@
-//! The station worker: one thread that owns the database and the open pick session,
-//! takes [`Command`]s from the screen and the scanners, and reports [`Update`]s.
+//! The station worker: one thread that owns the database and the open session (a
+//! pick, a load at the dock or a delivery), takes [`Command`]s from the screen and the
+//! scanners, and reports [`Update`]s.
 //!
 //! The screen never waits on it: it sends a command and gets the update later through
 //! the callback (the UI hands it to its event loop). Every scan is answered in the
-//! order it arrived, and durably recorded before its answer is reported.
+//! order it arrived, and durably recorded before its answer is reported, whatever
+//! dialog the screen has open.
+//!
+//! On a station with people, the person signed in must have the role of the flow
+//! (picker, loader, driver, or a supervisor); an undo or a removal from a shipment is
+//! checked against a supervisor's name and PIN here and recorded with the supervisor as
+//! the event's person.
 
+use std::fmt;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use crate::config::Settings;
+use crate::config::{Settings, Station as Flow};
+use crate::domain::people::Role;
 use crate::domain::pick::Progress;
+use crate::domain::ship::{DeliveryState, LoadCheck};
+use crate::domain::{Decision, Driver, Vehicle};
 use crate::scan::ScanEvent;
 use crate::store::{OrderSummary, Person, Store, StoreError};
 
 use super::pick::{Answer, PickSession};
+use super::ship::{DeliverySession, LoadSession, ShipAnswer, ShipError};
+
+/// A supervisor's name and PIN, typed on the keypad for an undo or a removal.
+#[derive(Clone, PartialEq)]
+pub struct Supervisor {
+    pub name: String,
+    pub pin: String,
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The PIN never reaches a log.
+        write!(f, "Supervisor({:?}, PIN hidden)", self.name)
+    }
+}
 
 /// What the screen (or a scanner) asks of the station.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +48,7 @@ pub enum Command {
     ListOrders { search: String },
     /// Open an order for picking.
     OpenOrder(String),
-    /// Leave the open order.
+    /// Leave the open order, load or delivery.
     CloseOrder,
     /// One scan from a source.
     Scan(ScanEvent),
@@ -36,6 +62,84 @@ pub enum Command {
     SignOut,
     /// Short the rest of a line.
     Short { line: String, reason: String },
+    /// The flow this station runs from now on (the demo switches at run time). Leaves
+    /// whatever is open.
+    Flow(Flow),
+    /// Orders past the pick, for the dock's and the driver's lists.
+    ListStages,
+    /// The tags picked on the open order, the last one picked here first (for an undo).
+    ListPicked,
+    /// A supervisor takes back a pick of the open order.
+    Undo {
+        tag: String,
+        reason: String,
+        supervisor: Option<Supervisor>,
+    },
+    /// Start loading these picked orders onto one vehicle.
+    OpenLoad(Vec<String>),
+    /// A supervisor takes a package off the open load's shipment.
+    Remove {
+        tag: String,
+        reason: String,
+        supervisor: Option<Supervisor>,
+    },
+    /// Confirm the open load (refused unless loaded equals the manifest).
+    ConfirmLoad { driver: Driver, vehicle: Vehicle },
+    /// Open the delivery of a loaded order.
+    OpenDelivery(String),
+    /// The receiver accepts or rejects one whole package.
+    Decide { tag: String, decision: Decision },
+    /// Finish the open delivery with the receiver's name and signature.
+    Finish {
+        receiver: String,
+        signature_png: Vec<u8>,
+        has_ink: bool,
+    },
+}
+
+/// An order past the pick: `stage` is `picked`, `loaded` or `delivered`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Staged {
+    pub number: String,
+    pub buyer: String,
+    pub stage: &'static str,
+}
+
+/// One package of an open load: `state` is `loaded`, `missing` (on the manifest, not
+/// on the vehicle yet) or `extra` (on the vehicle, not on the manifest).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadRow {
+    pub order: String,
+    pub tag: String,
+    pub line: String,
+    pub state: &'static str,
+}
+
+/// The open load as the dock sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadView {
+    pub checks: Vec<LoadCheck>,
+    /// Missing first, then extra, then loaded.
+    pub rows: Vec<LoadRow>,
+}
+
+impl LoadView {
+    pub fn loaded(&self) -> usize {
+        self.checks.iter().map(|c| c.loaded).sum()
+    }
+
+    pub fn manifest(&self) -> usize {
+        self.checks.iter().map(|c| c.manifest).sum()
+    }
+
+    /// Every order's load equals its manifest.
+    pub fn matches(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(LoadCheck::matches)
+    }
+
+    pub fn confirmed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.confirmed)
+    }
 }
 
 /// What the station reports back.
@@ -54,18 +158,55 @@ pub enum Update {
     },
     /// A short pick was recorded.
     Progress(Progress),
-    /// The order was left.
+    /// The order, load or delivery was left.
     Closed,
     /// A scanner's status.
     Status(String),
     /// The people who may sign in (empty: this station needs no sign-in).
     People(Vec<String>),
+    /// The supervisors among them (for an undo or a removal).
+    Supervisors(Vec<String>),
     /// A PIN was right.
     SignedIn(Person),
     /// A PIN was refused (wrong, locked out, unknown), with what to say.
     SignInRefused(String),
     /// Something went wrong; nothing was recorded for it.
     Error(String),
+    /// The flow changed.
+    Flow(Flow),
+    /// Orders past the pick.
+    Stages(Vec<Staged>),
+    /// The picked tags of the open order with their lines, the last picked first.
+    Picked(Vec<(String, String)>),
+    /// A supervisor's undo was recorded.
+    Undone { tag: String, progress: Progress },
+    /// An action (undo, removal, confirmation, decision, finish) was refused: nothing
+    /// was recorded. Says why.
+    Refused(String),
+    /// A load was opened, with the dock's recent drivers and vehicles.
+    LoadOpened {
+        view: LoadView,
+        drivers: Vec<Driver>,
+        vehicles: Vec<Vehicle>,
+    },
+    /// A dock scan was checked and recorded.
+    LoadAnswer {
+        answer: Box<ShipAnswer>,
+        view: LoadView,
+    },
+    /// A package was taken off the shipment.
+    Removed { tag: String, view: LoadView },
+    /// The load was confirmed.
+    LoadConfirmed { load: String, view: LoadView },
+    /// A delivery was opened.
+    DeliveryOpened(DeliveryState),
+    /// A hand-over scan was checked and recorded.
+    DeliveryAnswer {
+        answer: Box<ShipAnswer>,
+        state: DeliveryState,
+    },
+    /// A decision was recorded, or the delivery finished (`finished` is set).
+    Delivery(DeliveryState),
 }
 
 /// The handle the screen keeps.
@@ -116,16 +257,47 @@ impl Drop for Station {
     }
 }
 
-/// Who may scan: when the station has people, only someone signed in.
+/// Who may scan: when the station has people, only someone signed in, and only in a
+/// flow their role allows.
 #[derive(Default)]
 struct Gate {
     needs_sign_in: bool,
-    who: Option<String>,
+    who: Option<Person>,
 }
 
 impl Gate {
     fn refuses(&self) -> bool {
         self.needs_sign_in && self.who.is_none()
+    }
+
+    /// Whether the person signed in may run `flow`; says why not.
+    fn allows(&self, flow: Flow) -> Result<(), String> {
+        if !self.needs_sign_in {
+            return Ok(());
+        }
+        let needed = role_of(flow);
+        match &self.who {
+            None => Err(SIGN_IN_FIRST.into()),
+            Some(p) if p.role.allows(needed) => Ok(()),
+            Some(p) => Err(format!(
+                "{} is a {}: {} needs a {needed} or a supervisor. Sign out and sign in as one.",
+                p.name,
+                p.role,
+                match flow {
+                    Flow::Pick => "picking",
+                    Flow::Load => "loading",
+                    Flow::Deliver => "delivering",
+                }
+            )),
+        }
+    }
+}
+
+fn role_of(flow: Flow) -> Role {
+    match flow {
+        Flow::Pick => Role::Picker,
+        Flow::Load => Role::Loader,
+        Flow::Deliver => Role::Driver,
     }
 }
 
@@ -133,6 +305,7 @@ const SIGN_IN_FIRST: &str = "Sign in first: that scan was not recorded.";
 
 fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: impl Fn(Update)) {
     let mut next: Option<Command> = None;
+    let mut flow = settings.device.station;
     let mut gate = Gate {
         needs_sign_in: store.people().is_ok_and(|p| !p.is_empty()),
         who: None,
@@ -142,46 +315,92 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
             return;
         };
         match cmd {
-            Command::Scan(_) | Command::OpenOrder(_) if gate.refuses() => {
+            Command::Scan(_)
+            | Command::OpenOrder(_)
+            | Command::OpenLoad(_)
+            | Command::OpenDelivery(_)
+                if gate.refuses() =>
+            {
                 report(Update::SignInRefused(SIGN_IN_FIRST.into()))
             }
             Command::ListOrders { search } => report(list(&store, search)),
-            Command::OpenOrder(key) => {
-                next = pick_loop(&mut store, &settings, &key, None, &rx, &report);
-            }
-            Command::Scan(scan) => {
+            Command::ListStages => report(stages(&store)),
+            Command::OpenOrder(key) => match gate.allows(Flow::Pick) {
+                Ok(()) => next = pick_loop(&mut store, &settings, &key, None, &rx, &report),
+                Err(why) => report(Update::Error(why)),
+            },
+            Command::OpenLoad(keys) => match gate.allows(Flow::Load) {
+                Ok(()) => next = load_loop(&mut store, &settings, &keys, &rx, &report),
+                Err(why) => report(Update::Error(why)),
+            },
+            Command::OpenDelivery(key) => match gate.allows(Flow::Deliver) {
+                Ok(()) => next = delivery_loop(&mut store, &settings, &key, &rx, &report),
+                Err(why) => report(Update::Error(why)),
+            },
+            Command::Scan(scan) => match flow {
                 // No order open: a scanned package opens the order it belongs to.
-                match order_of(&store, &settings, &scan) {
-                    Some(order) => {
-                        next = pick_loop(&mut store, &settings, &order, Some(scan), &rx, &report);
-                    }
+                Flow::Pick => match order_of(&store, &settings, &scan) {
+                    Some(order) => match gate.allows(Flow::Pick) {
+                        Ok(()) => {
+                            next =
+                                pick_loop(&mut store, &settings, &order, Some(scan), &rx, &report);
+                        }
+                        Err(why) => report(Update::Error(why)),
+                    },
                     None => report(Update::Error(
                         "Open an order first: that scan is not a package of an open order.".into(),
                     )),
-                }
+                },
+                Flow::Load => report(Update::Error(
+                    "Tap the orders to load first: that scan was not recorded.".into(),
+                )),
+                Flow::Deliver => report(Update::Error(
+                    "Open a delivery first: that scan was not recorded.".into(),
+                )),
+            },
+            Command::Flow(f) => {
+                flow = f;
+                report(Update::Flow(f));
+                report(stages(&store));
             }
-            Command::CloseOrder => report(Update::Closed),
+            Command::CloseOrder => {
+                report(Update::Closed);
+                report(stages(&store));
+            }
             Command::Status(s) => report(Update::Status(s)),
             Command::ListPeople => {
                 let update = people(&store);
                 if let Update::People(p) = &update {
                     gate.needs_sign_in = !p.is_empty();
                 }
-                report(update)
+                report(update);
+                report(supervisors(&store));
             }
             Command::SignIn { name, pin } => {
                 let update = sign_in(&mut store, &settings, &name, &pin);
+                let signed_in = matches!(update, Update::SignedIn(_));
                 if let Update::SignedIn(p) = &update {
-                    gate.who = Some(p.name.clone());
+                    gate.who = Some(p.clone());
                     store.set_signed_in(Some(&p.name));
                 }
-                report(update)
+                report(update);
+                if signed_in {
+                    report(stages(&store));
+                }
             }
             Command::SignOut => {
                 gate.who = None;
                 store.set_signed_in(None);
             }
-            Command::Short { .. } => report(Update::Error("No order is open.".into())),
+            Command::Short { .. } | Command::ListPicked | Command::Undo { .. } => {
+                report(Update::Refused("No order is open.".into()))
+            }
+            Command::Remove { .. } | Command::ConfirmLoad { .. } => {
+                report(Update::Refused("No load is open.".into()))
+            }
+            Command::Decide { .. } | Command::Finish { .. } => {
+                report(Update::Refused("No delivery is open.".into()))
+            }
         }
     }
 }
@@ -193,6 +412,18 @@ fn people(store: &Store) -> Update {
     }
 }
 
+fn supervisors(store: &Store) -> Update {
+    match store.people() {
+        Ok(p) => Update::Supervisors(
+            p.into_iter()
+                .filter(|p| p.role == Role::Supervisor)
+                .map(|p| p.name)
+                .collect(),
+        ),
+        Err(e) => Update::Error(e.to_string()),
+    }
+}
+
 fn sign_in(store: &mut Store, settings: &Settings, name: &str, pin: &str) -> Update {
     let rule = settings.people.lockout();
     match store.sign_in(name, pin, chrono::Utc::now(), rule) {
@@ -200,6 +431,47 @@ fn sign_in(store: &mut Store, settings: &Settings, name: &str, pin: &str) -> Upd
         Ok(Err(refused)) => Update::SignInRefused(refused.to_string()),
         Err(e) => Update::SignInRefused(e.to_string()),
     }
+}
+
+/// Run `action` as a supervisor: on a station with people the name and PIN are checked
+/// as at sign-in (a wrong PIN counts toward the lock-out) and the role must be
+/// supervisor; the supervisor is the person of what `action` records, and the person
+/// signed in before is restored after. On a station without people nobody is checked
+/// (as on the command line).
+fn as_supervisor<T>(
+    store: &mut Store,
+    settings: &Settings,
+    supervisor: Option<&Supervisor>,
+    action: impl FnOnce(&mut Store) -> Result<T, String>,
+) -> Result<T, String> {
+    let has_people = !store.people().map_err(|e| e.to_string())?.is_empty();
+    if !has_people {
+        return action(store);
+    }
+    let Some(s) = supervisor else {
+        return Err("A supervisor's name and PIN are needed.".into());
+    };
+    let who = match store.sign_in(
+        &s.name,
+        &s.pin,
+        chrono::Utc::now(),
+        settings.people.lockout(),
+    ) {
+        Ok(Ok(p)) => p,
+        Ok(Err(refused)) => return Err(refused.to_string()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !who.role.allows(Role::Supervisor) {
+        return Err(format!(
+            "{} is a {}: this needs a supervisor.",
+            who.name, who.role
+        ));
+    }
+    let before = store.signed_in().map(str::to_string);
+    store.set_signed_in(Some(&who.name));
+    let result = action(store);
+    store.set_signed_in(before.as_deref());
+    result
 }
 
 fn list(store: &Store, search: String) -> Update {
@@ -223,6 +495,21 @@ fn list(store: &Store, search: String) -> Update {
     }
 }
 
+fn stages(store: &Store) -> Update {
+    match store.order_stages() {
+        Ok(rows) => Update::Stages(
+            rows.into_iter()
+                .map(|(number, buyer, stage)| Staged {
+                    number,
+                    buyer,
+                    stage,
+                })
+                .collect(),
+        ),
+        Err(e) => Update::Error(e.to_string()),
+    }
+}
+
 /// The open order a scanned package is allocated to, if any.
 fn order_of(store: &Store, settings: &Settings, scan: &ScanEvent) -> Option<String> {
     if scan.refused.is_some() {
@@ -231,6 +518,53 @@ fn order_of(store: &Store, settings: &Settings, scan: &ScanEvent) -> Option<Stri
     let tag = settings.tags.parser().parse(&scan.raw).ok()?;
     let facts = store.tag_facts(&tag).ok()?;
     facts.allocated_to.into_iter().next().map(|(o, _)| o)
+}
+
+/// What a session loop does with a command every session answers the same way.
+enum Common {
+    /// Answered.
+    Done,
+    /// Leave the session; the outer loop runs this command next.
+    Leave(Option<Command>),
+    /// The session's own command.
+    Mine(Command),
+}
+
+fn common(cmd: Command, store: &Store, report: &impl Fn(Update)) -> Common {
+    match cmd {
+        Command::ListOrders { search } => report(list(store, search)),
+        Command::ListStages => report(stages(store)),
+        Command::Status(s) => report(Update::Status(s)),
+        Command::ListPeople => {
+            report(people(store));
+            report(supervisors(store));
+        }
+        Command::SignIn { .. } => report(Update::SignInRefused(
+            "Leave the order to sign in again.".into(),
+        )),
+        Command::SignOut => {
+            report(Update::Closed);
+            return Common::Leave(Some(Command::SignOut));
+        }
+        Command::CloseOrder => {
+            report(Update::Closed);
+            report(stages(store));
+            return Common::Leave(None);
+        }
+        Command::Flow(f) => {
+            report(Update::Closed);
+            return Common::Leave(Some(Command::Flow(f)));
+        }
+        c @ (Command::OpenOrder(_) | Command::OpenLoad(_) | Command::OpenDelivery(_)) => {
+            return Common::Leave(Some(c));
+        }
+        other => return Common::Mine(other),
+    }
+    Common::Done
+}
+
+fn not_recorded(e: impl fmt::Display) -> Update {
+    Update::Error(format!("That scan was NOT recorded: {e}. Scan it again."))
 }
 
 /// Run one open order until it is closed or another is opened; returns the command
@@ -243,57 +577,317 @@ fn pick_loop(
     rx: &Receiver<Command>,
     report: &impl Fn(Update),
 ) -> Option<Command> {
-    let mut session =
-        match PickSession::open(store, key, settings.tags.parser(), settings.rules.clone()) {
-            Ok(s) => s,
-            Err(e) => {
-                report(Update::Error(e.to_string()));
-                return None;
-            }
-        };
+    let mut session = match open_pick(&mut *store, settings, key) {
+        Ok(s) => s,
+        Err(e) => {
+            report(Update::Error(e.to_string()));
+            return None;
+        }
+    };
     report(Update::Opened {
         buyer: session.list().buyer.clone(),
         progress: session.progress(),
     });
+    let order = session.list().order.clone();
+    // Tags accepted here, most recent last (for "undo the last pick").
+    let mut recent: Vec<String> = Vec::new();
     let mut pending = first_scan.map(Command::Scan);
     loop {
         let cmd = match pending.take() {
             Some(c) => c,
             None => rx.recv().ok()?,
         };
+        let cmd = match common(cmd, session.store(), report) {
+            Common::Done => continue,
+            Common::Leave(next) => return next,
+            Common::Mine(c) => c,
+        };
         match cmd {
             Command::Scan(scan) => match session.scan_event(&scan) {
                 Ok(mut answer) => {
                     answer.source = scan.source;
                     answer.manual = scan.manual;
+                    if answer.verdict == "accepted"
+                        && let Some(t) = &answer.tag
+                    {
+                        recent.retain(|r| r != t.as_str());
+                        recent.push(t.to_string());
+                    }
                     report(Update::Answer {
                         answer: Box::new(answer),
                         progress: session.progress(),
                     });
                 }
-                Err(e) => report(Update::Error(format!(
-                    "That scan was NOT recorded: {e}. Scan it again."
-                ))),
+                Err(e) => report(not_recorded(e)),
             },
             Command::Short { line, reason } => match session.short(&line, &reason) {
                 Ok(p) => report(Update::Progress(p)),
                 Err(e) => report(Update::Error(e.to_string())),
             },
-            Command::ListOrders { search } => report(list(session.store(), search)),
-            Command::Status(s) => report(Update::Status(s)),
-            Command::ListPeople => report(people(session.store())),
-            Command::SignIn { .. } => report(Update::SignInRefused(
-                "Leave the order to sign in again.".into(),
-            )),
-            Command::SignOut => {
-                report(Update::Closed);
-                return Some(Command::SignOut);
+            Command::ListPicked => report(picked(session.store(), &order, &recent)),
+            Command::Undo {
+                tag,
+                reason,
+                supervisor,
+            } => {
+                drop(session);
+                let done = as_supervisor(store, settings, supervisor.as_ref(), |store| {
+                    let mut s = open_pick(store, settings, key).map_err(|e| e.to_string())?;
+                    s.undo(&tag, &reason).map_err(|e| e.to_string())
+                });
+                session = match open_pick(&mut *store, settings, key) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        report(Update::Error(e.to_string()));
+                        return None;
+                    }
+                };
+                match done {
+                    Ok(progress) => {
+                        recent.retain(|r| *r != tag);
+                        report(Update::Undone { tag, progress })
+                    }
+                    Err(why) => report(Update::Refused(why)),
+                }
             }
-            Command::CloseOrder => {
-                report(Update::Closed);
+            _ => report(Update::Refused(
+                "That is not done while picking an order.".into(),
+            )),
+        }
+    }
+}
+
+fn open_pick<'s>(
+    store: &'s mut Store,
+    settings: &Settings,
+    key: &str,
+) -> Result<PickSession<'s>, StoreError> {
+    PickSession::open(store, key, settings.tags.parser(), settings.rules.clone())
+}
+
+/// The picked tags of `order`, the ones picked in this session last-first, then the
+/// rest in tag order.
+fn picked(store: &Store, order: &str, recent: &[String]) -> Update {
+    let load = store.find_order(order).and_then(|o| store.load_order(&o));
+    match load {
+        Ok(o) => {
+            let mut all: Vec<(String, String)> = o
+                .pick
+                .picked_lines()
+                .map(|(t, l)| (t.to_string(), l.to_string()))
+                .collect();
+            all.sort();
+            let rank = |t: &str| {
+                recent
+                    .iter()
+                    .rev()
+                    .position(|r| r == t)
+                    .unwrap_or(usize::MAX)
+            };
+            all.sort_by_key(|(t, _)| rank(t));
+            Update::Picked(all)
+        }
+        Err(e) => Update::Error(e.to_string()),
+    }
+}
+
+fn open_load<'s>(
+    store: &'s mut Store,
+    settings: &Settings,
+    keys: &[String],
+) -> Result<LoadSession<'s>, ShipError> {
+    LoadSession::open(store, keys, settings.tags.parser(), settings.rules.clone())
+}
+
+fn load_view(session: &LoadSession<'_>) -> LoadView {
+    let checks = session.checks();
+    let mut missing = Vec::new();
+    let mut extra = Vec::new();
+    let mut loaded = Vec::new();
+    for o in session.orders() {
+        let manifest = o.ship.manifest(&o.pick, &o.list);
+        for (tag, line) in &manifest {
+            let row = LoadRow {
+                order: o.list.order.clone(),
+                tag: tag.to_string(),
+                line: line.clone(),
+                state: if o.ship.is_loaded(tag) {
+                    "loaded"
+                } else {
+                    "missing"
+                },
+            };
+            if row.state == "loaded" {
+                loaded.push(row);
+            } else {
+                missing.push(row);
+            }
+        }
+        let check = o.check();
+        for tag in &check.extra {
+            extra.push(LoadRow {
+                order: o.list.order.clone(),
+                tag: tag.to_string(),
+                line: o
+                    .list
+                    .line_of(tag)
+                    .map(|l| l.id.clone())
+                    .unwrap_or_default(),
+                state: "extra",
+            });
+        }
+    }
+    missing.extend(extra);
+    missing.extend(loaded);
+    LoadView {
+        checks,
+        rows: missing,
+    }
+}
+
+/// Run one load (one or more orders onto one vehicle) until it is left.
+fn load_loop(
+    store: &mut Store,
+    settings: &Settings,
+    keys: &[String],
+    rx: &Receiver<Command>,
+    report: &impl Fn(Update),
+) -> Option<Command> {
+    let mut session = match open_load(&mut *store, settings, keys) {
+        Ok(s) => s,
+        Err(e) => {
+            report(Update::Error(e.to_string()));
+            return None;
+        }
+    };
+    let recent = |s: &LoadSession<'_>| {
+        (
+            s.store().recent_drivers(6).unwrap_or_default(),
+            s.store().recent_vehicles(6).unwrap_or_default(),
+        )
+    };
+    let (drivers, vehicles) = recent(&session);
+    report(Update::LoadOpened {
+        view: load_view(&session),
+        drivers,
+        vehicles,
+    });
+    loop {
+        let cmd = rx.recv().ok()?;
+        let cmd = match common(cmd, session.store(), report) {
+            Common::Done => continue,
+            Common::Leave(next) => return next,
+            Common::Mine(c) => c,
+        };
+        match cmd {
+            Command::Scan(scan) => match session.scan_event(&scan) {
+                Ok(mut answer) => {
+                    answer.source = scan.source;
+                    answer.manual = scan.manual;
+                    report(Update::LoadAnswer {
+                        answer: Box::new(answer),
+                        view: load_view(&session),
+                    });
+                }
+                Err(e) => report(not_recorded(e)),
+            },
+            Command::Remove {
+                tag,
+                reason,
+                supervisor,
+            } => {
+                drop(session);
+                let done = as_supervisor(store, settings, supervisor.as_ref(), |store| {
+                    let mut s = open_load(store, settings, keys).map_err(|e| e.to_string())?;
+                    s.remove(&tag, &reason).map_err(|e| e.to_string())
+                });
+                session = match open_load(&mut *store, settings, keys) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        report(Update::Error(e.to_string()));
+                        return None;
+                    }
+                };
+                match done {
+                    Ok(_) => report(Update::Removed {
+                        tag,
+                        view: load_view(&session),
+                    }),
+                    Err(why) => report(Update::Refused(why)),
+                }
+            }
+            Command::ConfirmLoad { driver, vehicle } => {
+                match session.confirm(&driver, &vehicle, super::manifest_pdf) {
+                    Ok(events) => {
+                        let load = events
+                            .iter()
+                            .find_map(|e| match &e.kind {
+                                crate::domain::EventKind::LoadConfirm(c) => Some(c.load.clone()),
+                                _ => None,
+                            })
+                            .unwrap_or_default();
+                        report(Update::LoadConfirmed {
+                            load,
+                            view: load_view(&session),
+                        })
+                    }
+                    Err(e) => report(Update::Refused(e.to_string())),
+                }
+            }
+            _ => report(Update::Refused("That is not done while loading.".into())),
+        }
+    }
+}
+
+/// Run one delivery until it is left.
+fn delivery_loop(
+    store: &mut Store,
+    settings: &Settings,
+    key: &str,
+    rx: &Receiver<Command>,
+    report: &impl Fn(Update),
+) -> Option<Command> {
+    let mut session =
+        match DeliverySession::open(store, key, settings.tags.parser(), settings.rules.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                report(Update::Error(e.to_string()));
                 return None;
             }
-            Command::OpenOrder(other) => return Some(Command::OpenOrder(other)),
+        };
+    report(Update::DeliveryOpened(session.state()));
+    loop {
+        let cmd = rx.recv().ok()?;
+        let cmd = match common(cmd, session.store(), report) {
+            Common::Done => continue,
+            Common::Leave(next) => return next,
+            Common::Mine(c) => c,
+        };
+        match cmd {
+            Command::Scan(scan) => match session.scan_event(&scan) {
+                Ok(mut answer) => {
+                    answer.source = scan.source;
+                    answer.manual = scan.manual;
+                    report(Update::DeliveryAnswer {
+                        answer: Box::new(answer),
+                        state: session.state(),
+                    });
+                }
+                Err(e) => report(not_recorded(e)),
+            },
+            Command::Decide { tag, decision } => match session.decide(&tag, decision) {
+                Ok(state) => report(Update::Delivery(state)),
+                Err(e) => report(Update::Refused(e.to_string())),
+            },
+            Command::Finish {
+                receiver,
+                signature_png,
+                has_ink,
+            } => match session.finish(&receiver, signature_png, has_ink) {
+                Ok(state) => report(Update::Delivery(state)),
+                Err(e) => report(Update::Refused(e.to_string())),
+            },
+            _ => report(Update::Refused("That is not done while delivering.".into())),
         }
     }
 }

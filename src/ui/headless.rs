@@ -145,6 +145,38 @@ impl Headless {
         self.window.dispatch_event(WindowEvent::PointerExited);
     }
 
+    /// Draw with a finger: press at the first point, slide through the others in 4 px
+    /// steps (as a touch screen reports), lift at the last.
+    pub fn stroke(&self, points: &[(f32, f32)]) {
+        let Some(&(x, y)) = points.first() else {
+            return;
+        };
+        let button = slint::platform::PointerEventButton::Left;
+        let at = |x: f32, y: f32| LogicalPosition::new(x, y);
+        self.window
+            .dispatch_event(WindowEvent::PointerMoved { position: at(x, y) });
+        self.window.dispatch_event(WindowEvent::PointerPressed {
+            position: at(x, y),
+            button,
+        });
+        for pair in points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 4.0).ceil().max(1.0) as usize;
+            for i in 1..=steps {
+                let t = i as f32 / steps as f32;
+                self.window.dispatch_event(WindowEvent::PointerMoved {
+                    position: at(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t),
+                });
+            }
+        }
+        let &(x, y) = points.last().unwrap_or(&(x, y));
+        self.window.dispatch_event(WindowEvent::PointerReleased {
+            position: at(x, y),
+            button,
+        });
+        self.window.dispatch_event(WindowEvent::PointerExited);
+    }
+
     /// Render the window now and return its pixels (RGBA, row-major).
     pub fn snapshot(&self) -> Result<image::RgbaImage, PlatformError> {
         let buf = slint::Window::take_snapshot(self.window.window())?;

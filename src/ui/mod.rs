@@ -1,16 +1,22 @@
 //! The touch app: the only code that touches the Slint types generated from `ui/`.
 //!
-//! Each screen has one global adapter (`OrdersAdapter`, `PickAdapter`, `AppAdapter`);
+//! Each screen has one global adapter (`OrdersAdapter`, `PickAdapter`, `LoadAdapter`,
+//! `DeliverAdapter`, `SignInAdapter`; `SupervisorAdapter` for the supervisor's
+//! sign-off over any screen; `AppAdapter` for the window);
 //! this module sets their properties from station [`Update`]s and turns their callbacks
 //! into station [`Command`]s. All IO happens on the station thread; its updates come
 //! back through Slint's event loop (`invoke_from_event_loop`), so the screen never
 //! waits on the disk.
 
+mod deliver;
+pub mod entry;
 pub mod headless;
+mod load;
 pub mod screenshot;
 mod sign_in;
 pub mod signature;
 pub mod sound;
+mod supervisor;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -20,8 +26,9 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::app::DEMO_TAGS;
 use crate::app::pick::Answer;
+use crate::app::ship::ShipAnswer;
 use crate::app::station::{Command, Station, Update};
-use crate::config::Settings;
+use crate::config::{Settings, Station as Flow};
 use crate::domain::pick::Progress;
 use crate::scan::wedge::TypedFramer;
 use crate::scan::{Frame, ScanEvent, SourceEvent, Sources, Terminator};
@@ -36,6 +43,49 @@ const ACCEPTED_BANNER: Duration = Duration::from_millis(1500);
 /// A pause this long ends a wedge scan that has no Enter.
 const WEDGE_GAP: Duration = Duration::from_millis(150);
 
+/// Tags of the demo data to try at the dock (after picking SO-1002), with a hint.
+pub const LOAD_DEMO_TAGS: &[(&str, &str)] = &[
+    ("1A4060300003C35000010005", "SO-1002: loaded"),
+    ("1A4060300003C35000010006", "SO-1002: loaded"),
+    (
+        "1A4060300003C35000010001",
+        "SO-1001's: wrong order (or not picked, loading SO-1001)",
+    ),
+    ("012345678905", "a UPC: not a tag"),
+];
+
+/// Tags of the demo data to try at the hand-over (after loading SO-1002).
+pub const DELIVER_DEMO_TAGS: &[(&str, &str)] = &[
+    ("1A4060300003C35000010005", "SO-1002: handed over"),
+    ("1A4060300003C35000010006", "SO-1002: handed over"),
+    ("1A4060300003C35000010001", "not on SO-1002's manifest"),
+    ("012345678905", "a UPC: not a tag"),
+];
+
+fn demo_tags(tags: &[(&str, &str)]) -> ModelRc<DemoTag> {
+    ModelRc::new(VecModel::from(
+        tags.iter()
+            .map(|(tag, hint)| DemoTag {
+                tag: (*tag).into(),
+                hint: (*hint).into(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+thread_local! {
+    static FLOW: Cell<Flow> = const { Cell::new(Flow::Pick) };
+}
+
+/// The screen after sign-in (and after leaving an order) for the station's flow.
+pub(crate) fn home() -> &'static str {
+    match FLOW.with(Cell::get) {
+        Flow::Pick => "orders",
+        Flow::Load => "load",
+        Flow::Deliver => "deliver",
+    }
+}
+
 /// The running app: its window and station.
 pub struct App {
     pub window: AppWindow,
@@ -45,9 +95,22 @@ pub struct App {
 }
 
 impl App {
-    /// Build the window over `store`. `demo` shows the demo scanner panel.
+    /// Build the window over `store`, for the flow of `[device] station`. `demo` shows
+    /// the demo scanner panel and lets the flow be switched on the home screens.
     pub fn new(settings: &Settings, store: Store, demo: bool) -> Result<App, slint::PlatformError> {
         let window = AppWindow::new()?;
+        FLOW.with(|f| f.set(settings.device.station));
+        sign_in::reset();
+        entry::reset();
+        supervisor::reset();
+        load::reset();
+        deliver::reset();
+        {
+            let app = window.global::<AppAdapter>();
+            app.set_flow(settings.device.station.word().into());
+            app.set_demo(demo);
+            app.set_screen(home().into());
+        }
         let weak = window.as_weak();
         let station = Rc::new(Station::start(store, settings, move |update| {
             let weak = weak.clone();
@@ -85,12 +148,16 @@ impl App {
             window.window().set_fullscreen(true);
         }
         wire(&window, &station, settings);
+        load::wire(&window, &station);
+        deliver::wire(&window, &station);
+        supervisor::wire(&window, &station);
         let idle_timer = sign_in::wire(&window, &station, settings);
         // People first: the station decides whether anyone must sign in.
         station.send(Command::ListPeople);
         station.send(Command::ListOrders {
             search: String::new(),
         });
+        station.send(Command::ListStages);
         Ok(App {
             window,
             station,
@@ -159,15 +226,17 @@ fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
     )));
     let search = Rc::new(RefCell::new(String::new()));
     let flush_timer = Rc::new(slint::Timer::default());
+    let parser = Rc::new(settings.tags.parser());
 
     let app = window.global::<AppAdapter>();
     {
-        let (station, weak, framer, search, flush_timer) = (
+        let (station, weak, framer, search, flush_timer, parser) = (
             station.clone(),
             window.as_weak(),
             framer.clone(),
             search.clone(),
             flush_timer.clone(),
+            parser.clone(),
         );
         app.on_key_typed(move |text| {
             let Some(w) = weak.upgrade() else { return };
@@ -176,7 +245,12 @@ fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
                 return;
             }
             sign_in::touched();
-            match w.global::<AppAdapter>().get_screen().as_str() {
+            let screen = w.global::<AppAdapter>().get_screen();
+            if screen != "signin" && entry::active().is_some() {
+                entry_key(&station, &w, &parser, &flush_timer, &text);
+                return;
+            }
+            match screen.as_str() {
                 "signin" => {
                     sign_in::key(&station, &w, &text);
                     return;
@@ -218,10 +292,23 @@ fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
         });
     }
 
+    {
+        let station = station.clone();
+        app.on_switch_flow(move |f| {
+            if let Some(flow) = Flow::parse(&f) {
+                station.send(Command::Flow(flow));
+            }
+        });
+    }
+
     let pick = window.global::<PickAdapter>();
     {
         let station = station.clone();
         pick.on_back(move || station.send(Command::CloseOrder));
+    }
+    {
+        let station = station.clone();
+        pick.on_undo(move || station.send(Command::ListPicked));
     }
     {
         let weak = window.as_weak();
@@ -257,6 +344,60 @@ fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
             }
         });
     }
+}
+
+/// Keys while a field is being typed into ([`entry`]): scan-shaped lines are still
+/// scans; Enter moves on in the form that owns the field.
+fn entry_key(
+    station: &Rc<Station>,
+    w: &AppWindow,
+    parser: &Rc<crate::tag::TagParser>,
+    timer: &slint::Timer,
+    text: &str,
+) {
+    let fed = entry::feed(parser, text);
+    for line in &fed.scans {
+        send_text_scan(station, "keyboard", line);
+    }
+    if fed.enter {
+        match entry::active() {
+            Some(entry::PIN) => supervisor::enter(station, w),
+            Some(entry::NOTE | entry::RECEIVER) => deliver::enter(station, w),
+            Some(_) => load::enter(w),
+            None => {}
+        }
+    }
+    refresh_fields(w);
+    if entry::pending() {
+        let (station, weak, parser) = (station.clone(), w.as_weak(), parser.clone());
+        timer.start(slint::TimerMode::SingleShot, WEDGE_GAP, move || {
+            if let Some(line) = entry::pause(&parser) {
+                send_text_scan(&station, "keyboard", &line);
+                if let Some(w) = weak.upgrade() {
+                    refresh_fields(&w);
+                }
+            }
+        });
+    }
+}
+
+/// Show every typed field's value again.
+fn refresh_fields(w: &AppWindow) {
+    load::show(w);
+    deliver::show(w);
+    supervisor::show(w);
+}
+
+fn send_text_scan(station: &Station, source: &str, text: &str) {
+    let bytes = text.as_bytes().to_vec();
+    send_scan(
+        station,
+        source,
+        Frame {
+            len: bytes.len(),
+            bytes,
+        },
+    );
 }
 
 /// Keys the app takes: printable text and Enter/Tab. Slint sends modifiers and arrows
@@ -360,16 +501,98 @@ pub fn apply(w: &AppWindow, update: Update) {
         Update::Progress(progress) => show_progress(&pick, &progress),
         Update::Closed => {
             pick.set_banner_visible(false);
-            app.set_screen("orders".into());
+            supervisor::close(w);
+            entry::activate(None);
+            load::closed(w);
+            deliver::closed(w);
+            if app.get_screen() != "signin" {
+                app.set_screen(home().into());
+            }
         }
         Update::Status(s) => {
             pick.set_status(s.clone().into());
+            match app.get_screen().as_str() {
+                "load" => load::message(w, &s),
+                "deliver" => deliver::message(w, &s),
+                _ => {}
+            }
             w.global::<OrdersAdapter>().set_message(s.into());
         }
-        Update::People(_) | Update::SignedIn(_) | Update::SignInRefused(_) => {
+        Update::People(ref names) => {
+            supervisor::set_people(!names.is_empty());
             sign_in::apply(w, update)
         }
+        Update::SignedIn(_) | Update::SignInRefused(_) => sign_in::apply(w, update),
+        Update::Supervisors(names) => {
+            supervisor::set_supervisors(names);
+            supervisor::show(w);
+        }
+        Update::Flow(flow) => {
+            FLOW.with(|f| f.set(flow));
+            app.set_flow(flow.word().into());
+            if app.get_screen() != "signin" {
+                app.set_screen(home().into());
+            }
+        }
+        Update::Stages(rows) => {
+            load::stages(w, &rows);
+            deliver::stages(w, &rows);
+        }
+        Update::Picked(tags) => {
+            let items = tags
+                .into_iter()
+                .map(|(tag, line)| {
+                    let label = format!("{tag}  ·  line {line}");
+                    (tag, label)
+                })
+                .collect();
+            supervisor::open(w, supervisor::Purpose::Undo, items);
+        }
+        Update::Undone { tag, progress } => {
+            supervisor::close(w);
+            show_progress(&pick, &progress);
+            pick.set_status(format!("Pick of {tag} undone by a supervisor.").into());
+            sound::play(true);
+        }
+        Update::Refused(why) => {
+            if !supervisor::refused(w, &why) {
+                match app.get_screen().as_str() {
+                    "load" => load::refused(w, &why),
+                    "deliver" => deliver::refused(w, &why),
+                    "pick" => {
+                        pick.set_status(why.into());
+                        sound::play(false);
+                    }
+                    _ => w.global::<OrdersAdapter>().set_message(why.into()),
+                }
+            }
+        }
+        Update::LoadOpened {
+            view,
+            drivers,
+            vehicles,
+        } => {
+            app.set_screen("load".into());
+            load::opened(w, view, drivers, vehicles);
+        }
+        Update::LoadAnswer { answer, view } => load::answer(w, &answer, view),
+        Update::Removed { tag, view } => load::removed(w, &tag, view),
+        Update::LoadConfirmed { load, view } => load::confirmed(w, &load, view),
+        Update::DeliveryOpened(state) => {
+            app.set_screen("deliver".into());
+            deliver::opened(w, state);
+        }
+        Update::DeliveryAnswer { answer, state } => deliver::answer(w, &answer, state),
+        Update::Delivery(state) => deliver::updated(w, state),
         Update::Error(message) => {
+            if supervisor::refused(w, &message) {
+                return;
+            }
+            match app.get_screen().as_str() {
+                "load" => return load::error(w, &message),
+                "deliver" => return deliver::error(w, &message),
+                _ => {}
+            }
             if app.get_screen() == "pick" {
                 pick.set_banner_good(false);
                 pick.set_banner_word("NOT RECORDED".into());
@@ -460,4 +683,127 @@ fn show_banner(w: &AppWindow, a: &Answer) {
             }
         });
     }
+}
+
+/// Which screen's banner.
+#[derive(Clone, Copy, PartialEq)]
+enum Banner {
+    Load,
+    Deliver,
+}
+
+struct BannerText {
+    good: bool,
+    word: String,
+    head: String,
+    tail: String,
+    item: String,
+    message: String,
+}
+
+fn set_banner(w: &AppWindow, which: Banner, b: BannerText) {
+    macro_rules! put {
+        ($a:expr) => {{
+            let a = $a;
+            a.set_banner_good(b.good);
+            a.set_banner_word(b.word.into());
+            a.set_banner_tag_head(b.head.into());
+            a.set_banner_tag_tail(b.tail.into());
+            a.set_banner_item(b.item.into());
+            a.set_banner_message(b.message.into());
+            a.set_banner_visible(true);
+        }};
+    }
+    match which {
+        Banner::Load => put!(w.global::<LoadAdapter>()),
+        Banner::Deliver => put!(w.global::<DeliverAdapter>()),
+    }
+    sound::play(b.good);
+    let seq = BANNER_SEQ.with(|s| {
+        s.set(s.get() + 1);
+        s.get()
+    });
+    if b.good {
+        let weak = w.as_weak();
+        slint::Timer::single_shot(ACCEPTED_BANNER, move || {
+            if BANNER_SEQ.with(Cell::get) == seq
+                && let Some(w) = weak.upgrade()
+            {
+                match which {
+                    Banner::Load => w.global::<LoadAdapter>().set_banner_visible(false),
+                    Banner::Deliver => w.global::<DeliverAdapter>().set_banner_visible(false),
+                }
+            }
+        });
+    }
+}
+
+/// The one word a dock or hand-over verdict shows.
+pub fn ship_word(a: &ShipAnswer) -> &'static str {
+    match (a.verdict, a.reason) {
+        ("loaded", _) => "LOADED",
+        ("handed_over", _) => "HANDED OVER",
+        ("already_loaded", _) => "ALREADY LOADED",
+        ("already_scanned", _) => "ALREADY SCANNED",
+        ("not_picked", _) => "NOT PICKED",
+        ("removed", _) => "REMOVED",
+        ("not_on_manifest", _) => "NOT ON MANIFEST",
+        ("wrong_order", _) => "WRONG ORDER",
+        ("wrong_batch", _) => "WRONG BATCH",
+        ("not_on_list", _) => "NOT ON LIST",
+        ("finished", _) if a.stage == "load" => "ALREADY CONFIRMED",
+        ("finished", _) => "ALREADY DELIVERED",
+        ("ineligible", Some("on_hold")) => "ON HOLD",
+        ("ineligible", Some("lab_state")) => "LAB FAILED",
+        ("ineligible", Some("expired")) => "EXPIRED",
+        ("ineligible", Some("recall")) => "RECALL",
+        ("ineligible", Some("investigation")) => "INVESTIGATION",
+        ("ineligible", _) => "FINISHED",
+        _ => "NOT A TAG",
+    }
+}
+
+fn show_ship_banner(w: &AppWindow, which: Banner, a: &ShipAnswer) {
+    let good = a.is_accepted();
+    let (head, tail) = match &a.tag {
+        Some(t) => (t.as_str()[..18].to_string(), t.tail(6).to_string()),
+        None => (String::new(), a.input.chars().take(24).collect()),
+    };
+    let mut message = a.message.clone();
+    if let Some(other) = &a.other_order {
+        message = format!("{message} (order {other})");
+    }
+    if a.complete && good {
+        message.push_str(match a.stage {
+            "load" => " Every package is on the vehicle: confirm the load.",
+            _ => " Every package is accounted for: the receiver signs.",
+        });
+    }
+    set_banner(
+        w,
+        which,
+        BannerText {
+            good,
+            word: ship_word(a).into(),
+            head,
+            tail,
+            item: a.item.clone().unwrap_or_default(),
+            message,
+        },
+    );
+}
+
+fn show_error_banner(w: &AppWindow, which: Banner, why: &str) {
+    set_banner(
+        w,
+        which,
+        BannerText {
+            good: false,
+            word: "NOT RECORDED".into(),
+            head: String::new(),
+            tail: String::new(),
+            item: String::new(),
+            message: why.into(),
+        },
+    );
 }

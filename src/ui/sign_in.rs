@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::{AppAdapter, AppWindow, OrdersAdapter, PickAdapter, SignInAdapter};
+use super::{AppAdapter, AppWindow, OrdersAdapter, PickAdapter, SignInAdapter, entry, supervisor};
 use crate::app::station::{Command, Station, Update};
 use crate::config::Settings;
 
@@ -24,6 +24,11 @@ struct State {
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// A new window: nobody signed in yet.
+pub fn reset() {
+    STATE.with(|s| *s.borrow_mut() = State::default());
 }
 
 /// Someone used the screen: the idle clock starts again.
@@ -48,8 +53,11 @@ fn sign_out(w: &AppWindow, station: &Station, why: &str) {
         s.selected.clear();
     });
     station.send(Command::SignOut);
+    supervisor::close(w);
+    entry::activate(None);
     w.global::<PickAdapter>().set_banner_visible(false);
     w.global::<OrdersAdapter>().set_signed_in("".into());
+    w.global::<AppAdapter>().set_signed_in("".into());
     w.global::<SignInAdapter>().set_message(why.into());
     w.global::<AppAdapter>().set_screen("signin".into());
     station.send(Command::ListPeople);
@@ -163,6 +171,14 @@ pub fn wire(
             }
         });
     }
+    {
+        let (weak, station) = (window.as_weak(), station.clone());
+        window.global::<AppAdapter>().on_sign_out(move || {
+            if let Some(w) = weak.upgrade() {
+                sign_out(&w, &station, "");
+            }
+        });
+    }
     let idle = Duration::from_secs(u64::from(settings.ui.idle_sign_out_minutes) * 60);
     if idle.is_zero() {
         return None;
@@ -208,7 +224,7 @@ pub fn apply(w: &AppWindow, update: Update) {
             if needed && !signed_in {
                 app.set_screen("signin".into());
             } else if app.get_screen() == "signin" {
-                app.set_screen("orders".into());
+                app.set_screen(super::home().into());
             }
         }
         Update::SignedIn(person) => {
@@ -219,9 +235,11 @@ pub fn apply(w: &AppWindow, update: Update) {
                 s.last_touch = Some(Instant::now());
             });
             a.set_message("".into());
+            let who = format!("{} ({})", person.name, person.role);
             w.global::<OrdersAdapter>()
-                .set_signed_in(format!("{} ({})", person.name, person.role).into());
-            app.set_screen("orders".into());
+                .set_signed_in(who.clone().into());
+            app.set_signed_in(who.into());
+            app.set_screen(super::home().into());
         }
         Update::SignInRefused(message) => {
             STATE.with(|s| s.borrow_mut().pin.clear());
