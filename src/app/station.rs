@@ -817,7 +817,11 @@ fn load_loop(
                 }
             }
             Command::ConfirmLoad { driver, vehicle } => {
-                match session.confirm(&driver, &vehicle, super::manifest_pdf) {
+                match session.confirm(
+                    &driver,
+                    &vehicle,
+                    super::docs::manifest_attachment(&settings.ship),
+                ) {
                     Ok(events) => {
                         let load = events
                             .iter()

@@ -109,8 +109,12 @@ pub fn demo_load(
         s.scan(&frame(&demo_tag(t))).map_err(|e| e.to_string())?;
     }
     let (driver, vehicle) = demo_driver();
-    s.confirm(&driver, &vehicle, crate::app::manifest_pdf)
-        .map_err(|e| e.to_string())?;
+    s.confirm(
+        &driver,
+        &vehicle,
+        crate::app::docs::manifest_attachment(&settings.ship),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(())
 }
 
