@@ -633,3 +633,20 @@ fn the_outcome_and_the_delivery_report_show_returns() {
         assert!(text.contains(want), "report PDF lacks {want}:\n{text}");
     }
 }
+
+#[test]
+fn template_times_are_metrc_local_times() {
+    let site = load_confirmed_site();
+    with_shipper(&site);
+    let body: Value = serde_json::from_str(&site.ok(&["manifest", "SO-1002"])).unwrap();
+    let d = &body[0]["Destinations"][0];
+    for key in ["EstimatedDepartureDateTime", "EstimatedArrivalDateTime"] {
+        let t = d[key].as_str().unwrap();
+        // 2018-03-06T09:15:00.000: local time with milliseconds, no offset.
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.3f").is_ok()
+                && t.len() == 23,
+            "{key} = {t}"
+        );
+    }
+}

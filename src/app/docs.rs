@@ -48,6 +48,15 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// A Metrc date-time: the facility's local time with milliseconds and no offset, as
+/// Metrc's examples write them (`2018-03-06T09:15:00.000`; see
+/// docs/metrc-transfer-template.md). The hub or device runs in the facility's zone.
+fn metrc_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string()
+}
+
 fn parse_time(at: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(at)
         .map(|t| t.with_timezone(&Utc))
@@ -140,8 +149,8 @@ fn destination(g: &Gathered, c: &Confirmed, ship: &ShipSettings) -> Destination 
             Some(a) => format!("From {} to {}: {a}", ship.facility_name, g.order.buyer),
             None => format!("From {} to {}", ship.facility_name, g.order.buyer),
         },
-        estimated_departure: iso(departure),
-        estimated_arrival: iso(arrival),
+        estimated_departure: metrc_time(departure),
+        estimated_arrival: metrc_time(arrival),
         packages: c
             .confirm
             .tags
