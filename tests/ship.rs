@@ -650,3 +650,76 @@ fn template_times_are_metrc_local_times() {
         );
     }
 }
+
+/// Metrc says `tag` is on hold now (a newer snapshot of the package).
+fn put_on_hold(site: &Site, n: u32) {
+    let text = std::fs::read_to_string(demo_file("packages.json")).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    let p = doc["Data"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["Label"] == t(n))
+        .unwrap()
+        .clone();
+    let mut p = p;
+    p["IsOnHold"] = Value::Bool(true);
+    p["LastModified"] = Value::String("2026-11-27T12:00:00Z".into());
+    let file = site.file("hold.json", serde_json::json!({ "Data": [p] }).to_string());
+    site.ok(&["import", "packages", &file]);
+}
+
+#[test]
+fn a_hold_after_loading_blocks_the_confirmation_and_acceptance_needs_the_hand_over() {
+    let site = picked_site();
+    site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10005, 10006]));
+    put_on_hold(&site, 10006);
+    let mut args = vec!["load", "SO-1002", "--confirm"];
+    args.extend_from_slice(DRIVER);
+    let err = site.fails(&args);
+    assert!(err.contains(&t(10006)) && err.contains("on hold"), "{err}");
+    // A supervisor takes it off: it must be scanned off the vehicle, then the load
+    // (now one package) confirms.
+    site.ok(&[
+        "load",
+        "SO-1002",
+        "--remove",
+        &t(10006),
+        "--reason",
+        "on hold",
+    ]);
+    let check = site.ok(&["load", "SO-1002", "--check"]);
+    assert!(check.contains(&format!("extra   {}", t(10006))), "{check}");
+    let a = site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10006]));
+    assert_eq!(words(&a), ["removed"]);
+    assert!(
+        site.ok(&["load", "SO-1002", "--check"])
+            .contains("ready to confirm")
+    );
+    site.ok(&args);
+
+    // At the dispensary: a package can be accepted only once it was handed over.
+    let err = site.fails(&["deliver", "SO-1002", "--accept", &t(10005)]);
+    assert!(err.contains("not scanned at hand-over"), "{err}");
+}
+
+#[test]
+fn a_cancelled_order_is_not_loaded() {
+    let site = picked_site();
+    let text = std::fs::read_to_string(demo_file("orders.json")).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    let so = doc["results"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|o| o["number"] == "SO-1002")
+        .unwrap();
+    so["status"] = Value::String("Cancelled".into());
+    let file = site.file("cancel.json", so.to_string());
+    site.ok(&["import", "order", &file]);
+    let err = site.fails(&["load", "SO-1002"]);
+    assert!(
+        err.contains("is Cancelled") && err.contains("cannot be loaded"),
+        "{err}"
+    );
+}

@@ -208,10 +208,22 @@ pub fn manifest_doc(
                 c.confirm.load
             ))
         })?;
+        if confirmed.confirm.load != c.confirm.load {
+            return Err(DocError::Refused(format!(
+                "order {number} is on load {} here but was confirmed on load {} first: two docks confirmed it; a supervisor must sort it out",
+                c.confirm.load, confirmed.confirm.load
+            )));
+        }
         destinations.push(destination(&g, &confirmed, ship));
     }
     Ok(ManifestDoc {
-        name: format!("{} {}", c.confirm.load, &c.at[..c.at.len().min(10)]),
+        name: format!(
+            "{} {}",
+            c.confirm.load,
+            parse_time(&c.at)
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d")
+        ),
         facility: facility(ship),
         driver: c.confirm.driver.clone(),
         vehicle: c.confirm.vehicle.clone(),
@@ -295,7 +307,7 @@ pub fn delivery_report_doc(
         .map(|a| a.bytes)
         .ok_or_else(|| {
             DocError::Refused(format!(
-                "the signature of order {number}'s delivery ({}) has not reached this database; sync first",
+                "the signature of order {number}'s delivery ({}) is not in this database (signatures travel from the driver's device to the hub): make the report on the hub",
                 f.signature
             ))
         })?;

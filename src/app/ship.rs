@@ -93,6 +93,14 @@ impl<'s> LoadSession<'s> {
             if orders.iter().any(|o| o.list.order == order.number) {
                 continue;
             }
+            if !order.status.is_open() {
+                return Err(Refusal::Closed {
+                    order: order.number,
+                    status: order.status.0,
+                    what: "loaded",
+                }
+                .into());
+            }
             let o = store.load_order(&order)?;
             can_load(&o)?;
             orders.push(o);
@@ -242,6 +250,28 @@ impl<'s> LoadSession<'s> {
             Utc::now().format("%Y%m%d%H%M%S")
         );
         let mut events = ship::confirm_events(&self.orders, &load, driver, vehicle)?;
+        // The facts may have changed since each package was scanned (a hold or recall
+        // synced meanwhile): nothing blocked leaves on the vehicle.
+        let today = Local::now().date_naive();
+        for (order, kind) in &events {
+            if let EventKind::LoadConfirm(c) = kind {
+                for tag in &c.tags {
+                    let facts = self.store.tag_facts(tag)?;
+                    if let Some(why) = facts
+                        .package
+                        .as_ref()
+                        .and_then(|p| p.ineligibility(&self.rules, today))
+                    {
+                        return Err(Refusal::NowIneligible {
+                            tag: tag.clone(),
+                            order: order.clone(),
+                            why: why.word().replace('_', " "),
+                        }
+                        .into());
+                    }
+                }
+            }
+        }
         let attachment = pdf(self.store, &events);
         if let Some(a) = &attachment {
             for (_, kind) in &mut events {
@@ -290,6 +320,20 @@ impl<'s> DeliverySession<'s> {
         rules: Rules,
     ) -> Result<Self, ShipError> {
         let order = store.find_order(key)?;
+        // A loaded order may be marked Shipped meanwhile; a cancelled or rejected one
+        // is not delivered.
+        let status = order.status.0.trim();
+        if ["Cancelled", "Rejected"]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(status))
+        {
+            return Err(Refusal::Closed {
+                order: order.number.clone(),
+                status: status.to_string(),
+                what: "delivered",
+            }
+            .into());
+        }
         let LoadOrder { list, ship, .. } = store.load_order(&order)?;
         can_deliver(&list, &ship)?;
         Ok(DeliverySession {
@@ -396,6 +440,23 @@ impl<'s> DeliverySession<'s> {
             .parser
             .parse(tag.as_bytes())
             .map_err(|_| ShipError::NotATag(tag.into()))?;
+        if decision == Decision::Accepted {
+            let today = Local::now().date_naive();
+            if let Some(why) = self
+                .store
+                .tag_facts(&tag)?
+                .package
+                .as_ref()
+                .and_then(|p| p.ineligibility(&self.rules, today))
+            {
+                return Err(Refusal::NowIneligible {
+                    tag,
+                    order: self.list.order.clone(),
+                    why: why.word().replace('_', " "),
+                }
+                .into());
+            }
+        }
         let kind = ship::decision_event(&self.list, &self.ship, &tag, decision)?;
         let event = self.store.append(&self.list.order, kind)?;
         self.ship.apply(&event);

@@ -34,6 +34,10 @@ pub struct Shipment {
     removed: HashMap<MetrcTag, String>,
     /// On the vehicle (before confirmation), with the line.
     loaded: HashMap<MetrcTag, String>,
+    /// Taken off the shipment while on the vehicle: extra until scanned off at the dock.
+    to_unload: std::collections::BTreeSet<MetrcTag>,
+    /// Scanned at hand-over.
+    handed: std::collections::HashSet<MetrcTag>,
     confirmed: Option<Confirmed>,
     /// The receiver's word per package.
     decisions: HashMap<MetrcTag, Decision>,
@@ -79,7 +83,17 @@ impl Shipment {
             }
             EventKind::Remove { tag, reason } if self.confirmed.is_none() => {
                 self.removed.insert(tag.clone(), reason.clone());
-                self.loaded.remove(tag);
+                if self.loaded.remove(tag).is_some() {
+                    self.to_unload.insert(tag.clone());
+                }
+            }
+            // Scanned at the dock after its removal: in hand, off the vehicle.
+            EventKind::LoadScan {
+                tag: Some(tag),
+                verdict: Verdict::Removed { .. },
+                ..
+            } if self.confirmed.is_none() => {
+                self.to_unload.remove(tag);
             }
             EventKind::LoadConfirm(c) if self.confirmed.is_none() => {
                 self.confirmed = Some(Confirmed {
@@ -93,6 +107,7 @@ impl Shipment {
                 verdict: Verdict::HandedOver { .. },
                 ..
             } if self.finished.is_none() => {
+                self.handed.insert(tag.clone());
                 self.decisions
                     .entry(tag.clone())
                     .or_insert(Decision::Accepted);
@@ -152,9 +167,11 @@ impl Shipment {
             .loaded
             .keys()
             .filter(|t| !manifest.contains_key(*t))
+            .chain(self.to_unload.iter())
             .cloned()
             .collect();
         extra.sort();
+        extra.dedup();
         LoadCheck {
             order: list.order.clone(),
             manifest: manifest.len(),
@@ -223,8 +240,9 @@ pub struct LoadCheck {
     pub loaded: usize,
     /// On the manifest, not on the vehicle yet.
     pub missing: Vec<MetrcTag>,
-    /// On the vehicle, no longer on the manifest (its pick was undone or it was taken
-    /// off the shipment after loading): take it off, then a supervisor removes it.
+    /// On the vehicle, no longer on the manifest: its pick was undone after loading
+    /// (take it off; a supervisor removes it), or a supervisor removed it after loading
+    /// (scan it as it comes off the vehicle).
     pub extra: Vec<MetrcTag>,
     pub confirmed: bool,
 }
@@ -278,6 +296,12 @@ impl LoadOrder {
 pub enum Refusal {
     #[error("order {order} is still being picked: {remaining} package(s) to pick or short")]
     PickNotComplete { order: String, remaining: usize },
+    #[error("order {order} is {status}: it cannot be {what}")]
+    Closed {
+        order: String,
+        status: String,
+        what: &'static str,
+    },
     #[error("order {order} has nothing picked to ship")]
     NothingToShip { order: String },
     #[error("order {order} was already loaded (load {load}, {at})")]
@@ -304,6 +328,14 @@ pub enum Refusal {
     },
     #[error("{tag} is not on the manifest of order {order}")]
     NotOnManifest { tag: MetrcTag, order: String },
+    #[error("{tag} of order {order} was not scanned at hand-over: scan it to accept it")]
+    NotHandedOver { tag: MetrcTag, order: String },
+    #[error("{tag} of order {order} is {why} now: a supervisor takes it off the shipment")]
+    NowIneligible {
+        tag: MetrcTag,
+        order: String,
+        why: String,
+    },
     #[error("{tag} is not on the shipment of order {order}: nothing to remove")]
     NotOnShipment { tag: MetrcTag, order: String },
     #[error("{open} package(s) of order {order} are neither accepted nor rejected")]
@@ -463,13 +495,9 @@ pub fn confirm_events(
     let numbers: Vec<String> = orders.iter().map(|o| o.list.order.clone()).collect();
     let mut out = Vec::with_capacity(orders.len());
     for o in orders {
-        if let Some(c) = &o.ship.confirmed {
-            return Err(Refusal::AlreadyConfirmed {
-                order: o.list.order.clone(),
-                load: c.confirm.load.clone(),
-                at: c.at.clone(),
-            });
-        }
+        // Still picked to the end: an undone pick leaves its line open, never silently
+        // off the manifest.
+        can_load(o)?;
         let check = o.check();
         if !check.matches() {
             if check.manifest == 0 {
@@ -572,6 +600,12 @@ pub fn decision_event(
         });
     }
     let decision = match decision {
+        Decision::Accepted if !ship.handed.contains(tag) => {
+            return Err(Refusal::NotHandedOver {
+                tag: tag.clone(),
+                order: list.order.clone(),
+            });
+        }
         Decision::Rejected { reason, note } => {
             let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
             if reason == RejectReason::Other && note.is_none() {
@@ -885,17 +919,36 @@ mod tests {
         let check = orders[1].check();
         assert_eq!(check.extra, vec![t(B1)]);
         assert!(!check.matches());
-        // Taking it off the vehicle and the shipment clears it.
-        let r = remove_event(&orders[1], &t(B1), "pick undone").unwrap();
-        orders[1].ship.apply(&ev(12, "SO-2", r));
-        let check = orders[1].check();
-        assert!(check.extra.is_empty() && check.manifest == 0);
+        // The line is open again: no confirmation, even though nothing is missing.
         assert_eq!(
             confirm_events(&orders[1..], "L", &driver(), &vehicle()),
-            Err(Refusal::NothingToShip {
-                order: "SO-2".into()
+            Err(Refusal::PickNotComplete {
+                order: "SO-2".into(),
+                remaining: 1
             })
         );
+        // A supervisor takes it off the shipment: it stays extra until it is scanned
+        // as it comes off the vehicle.
+        let r = remove_event(&orders[1], &t(B1), "pick undone").unwrap();
+        orders[1].ship.apply(&ev(12, "SO-2", r));
+        assert_eq!(orders[1].check().extra, vec![t(B1)]);
+        let (_, v) = decide_load(
+            &orders[1..],
+            &Ok(t(B1)),
+            &TagFacts::default(),
+            &Rules::default(),
+            today(),
+        );
+        assert_eq!(v.word(), "removed");
+        let off = EventKind::LoadScan {
+            raw: B1.as_bytes().to_vec(),
+            raw_len: 24,
+            tag: Some(t(B1)),
+            verdict: v,
+        };
+        orders[1].ship.apply(&ev(13, "SO-2", off));
+        let check = orders[1].check();
+        assert!(check.extra.is_empty() && check.manifest == 0, "{check:?}");
     }
 
     #[test]
@@ -961,6 +1014,11 @@ mod tests {
         assert_eq!(deliver(&list, &ship, &pkgs, A2).word(), "ineligible");
         let d = ship.delivery(&list);
         assert_eq!((d.total, d.accepted, d.rejected, d.open), (2, 1, 0, 1));
+        // Accepting needs the hand-over scan.
+        assert!(matches!(
+            decision_event(&list, &ship, &t(A2), Decision::Accepted),
+            Err(Refusal::NotHandedOver { .. })
+        ));
         assert_eq!(
             finish_event(&list, &ship, "Rae", "abc", true),
             Err(Refusal::Unaccounted {

@@ -1108,7 +1108,15 @@ async fn push(
             )));
         }
         last = e.seq;
-        if let EventKind::Scan { raw, .. } = &e.kind
+        if chrono::DateTime::parse_from_rfc3339(&e.at).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "event {} has time {:?}; expected RFC 3339 like 2026-11-27T10:00:00.000Z",
+                e.seq, e.at
+            )));
+        }
+        if let EventKind::Scan { raw, .. }
+        | EventKind::LoadScan { raw, .. }
+        | EventKind::DeliverScan { raw, .. } = &e.kind
             && raw.len() > crate::domain::event::RAW_KEEP
         {
             return Err(ApiError::bad_request(format!(

@@ -398,6 +398,24 @@ impl Store {
         tx.commit().map_err(err)
     }
 
+    /// True when the security log already holds this entry (a retried refusal is
+    /// logged once).
+    pub fn security_logged(
+        &self,
+        device: &str,
+        kind: &str,
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM security_log
+                 WHERE device = ?1 AND kind = ?2 AND detail = ?3)",
+                params![device, kind, detail],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     /// The security log, oldest first: (at, device, kind, detail).
     pub fn security_log(&self) -> Result<Vec<SecurityEntry>, StoreError> {
         let err = self.err();
@@ -806,7 +824,7 @@ fn receive_into(
                     }
                 }
                 if has_people {
-                    check_role(conn, e).map_err(|r| match r {
+                    let unchecked = check_role(conn, e).map_err(|r| match r {
                         Ok(why) => PushRefused::Role {
                             device: e.device.clone(),
                             seq: e.seq,
@@ -815,6 +833,29 @@ fn receive_into(
                         },
                         Err(sql) => PushRefused::Store(classify(path, sql)),
                     })?;
+                    let why = match unchecked {
+                        Unchecked::Allowed => None,
+                        Unchecked::Nobody => Some("recorded with nobody signed in".to_string()),
+                        Unchecked::Unknown => Some(format!(
+                            "recorded by {:?}, who is not a person on this hub",
+                            e.person.as_deref().unwrap_or_default()
+                        )),
+                    };
+                    if let Some(why) = why {
+                        log_security_in(
+                            conn,
+                            Some(&e.device),
+                            "unattributed",
+                            &format!(
+                                "event {}/{} ({}) on order {}: {why}; kept, attributed to the device",
+                                e.device,
+                                e.seq,
+                                e.kind.word(),
+                                e.order
+                            ),
+                        )
+                        .map_err(err)?;
+                    }
                 }
                 let id = insert_event(conn, e).map_err(err)?;
                 conn.prepare_cached(
@@ -837,20 +878,21 @@ fn receive_into(
 fn check_role(
     conn: &rusqlite::Connection,
     e: &Event,
-) -> Result<(), Result<String, rusqlite::Error>> {
+) -> Result<Unchecked, Result<String, rusqlite::Error>> {
     use crate::domain::people::Role;
     let needed = Role::needed_for(&e.kind);
+    // Recorded with nobody signed in, or by someone the hub does not list: the device
+    // had no people (or its own) when it recorded the event, before it heard of the
+    // hub's. The event is a fact of the floor and is kept, attributed to the device.
     let Some(name) = &e.person else {
-        return Err(Ok(format!(
-            "recorded with nobody signed in, but this hub has people: a {needed} must sign in on the device"
-        )));
+        return Ok(Unchecked::Nobody);
     };
     let role: Option<String> = conn
         .prepare_cached("SELECT role FROM people WHERE name = ?1")
         .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
         .map_err(Err)?;
     let Some(role) = role else {
-        return Err(Ok(format!("{name:?} is not a person on this hub")));
+        return Ok(Unchecked::Unknown);
     };
     let role: Role = role.parse().map_err(Ok)?;
     if !role.allows(needed) {
@@ -858,7 +900,32 @@ fn check_role(
             "{name} is a {role}: this needs a {needed} or a supervisor"
         )));
     }
+    Ok(Unchecked::Allowed)
+}
+
+/// A security log row inside the caller's transaction (kept with the push).
+fn log_security_in(
+    conn: &rusqlite::Connection,
+    device: Option<&str>,
+    kind: &str,
+    detail: &str,
+) -> rusqlite::Result<()> {
+    tracing::warn!(target: "tagtally::security", device, kind, detail, "security event");
+    conn.prepare_cached(
+        "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![now(), device, kind, detail])?;
     Ok(())
+}
+
+/// How an event passed the hub's role check.
+enum Unchecked {
+    /// Its person's role allows it.
+    Allowed,
+    /// Recorded with nobody signed in: kept, and written to the security log.
+    Nobody,
+    /// By a person the hub does not list: kept, and written to the security log.
+    Unknown,
 }
 
 /// One line of the hub's security log.
