@@ -102,7 +102,7 @@ impl App {
         FLOW.with(|f| f.set(settings.device.station));
         sign_in::reset();
         entry::reset();
-        supervisor::reset();
+        supervisor::reset(&settings.ship.remove_reasons);
         load::reset();
         deliver::reset();
         {

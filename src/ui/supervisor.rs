@@ -24,15 +24,6 @@ pub const UNDO_REASONS: &[&str] = &[
     "Other package chosen instead",
 ];
 
-/// Why a package leaves a shipment.
-pub const REMOVE_REASONS: &[&str] = &[
-    "Damaged",
-    "Does not fit the vehicle",
-    "Buyer cancelled the line",
-    "Failed inspection at the dock",
-    "Put on hold",
-];
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Purpose {
     Undo,
@@ -65,14 +56,28 @@ struct State {
     dialog: Option<Dialog>,
     has_people: bool,
     supervisors: Vec<String>,
+    /// Why a package leaves a shipment (`[ship] remove_reasons`).
+    remove_reasons: Vec<String>,
 }
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
-pub fn reset() {
-    STATE.with(|s| *s.borrow_mut() = State::default());
+/// A new window: nothing open; removal reasons from the settings.
+pub fn reset(remove_reasons: &[String]) {
+    STATE.with(|s| {
+        let reasons = if remove_reasons.is_empty() {
+            // An empty list in a site file must not leave the dialog without a choice.
+            crate::config::ShipSettings::default().remove_reasons
+        } else {
+            remove_reasons.to_vec()
+        };
+        *s.borrow_mut() = State {
+            remove_reasons: reasons,
+            ..State::default()
+        }
+    });
 }
 
 /// Whether the station has people (a name and PIN are asked).
@@ -134,17 +139,14 @@ pub fn refused(w: &AppWindow, why: &str) -> bool {
     mine
 }
 
-fn choices(d: &Dialog, supervisors: &[String]) -> Vec<String> {
+fn choices(d: &Dialog, s: &State) -> Vec<String> {
     match d.step {
         Step::Item => d.items.iter().map(|(_, l)| l.clone()).collect(),
         Step::Reason => match d.purpose {
-            Purpose::Undo => UNDO_REASONS,
-            Purpose::Remove => REMOVE_REASONS,
-        }
-        .iter()
-        .map(|r| r.to_string())
-        .collect(),
-        Step::Name => supervisors.to_vec(),
+            Purpose::Undo => UNDO_REASONS.iter().map(|r| r.to_string()).collect(),
+            Purpose::Remove => s.remove_reasons.clone(),
+        },
+        Step::Name => s.supervisors.to_vec(),
         Step::Pin => Vec::new(),
     }
 }
@@ -202,7 +204,7 @@ pub fn show(w: &AppWindow) {
         };
         a.set_prompt(prompt.into());
         a.set_choices(ModelRc::new(VecModel::from(
-            choices(d, &s.supervisors)
+            choices(d, &s)
                 .into_iter()
                 .map(SharedString::from)
                 .collect::<Vec<_>>(),
@@ -270,11 +272,12 @@ fn choose(station: &Station, w: &AppWindow, i: usize) {
     let ready = STATE.with(|s| {
         let mut s = s.borrow_mut();
         let has_people = s.has_people;
-        let supervisors = s.supervisors.clone();
+        let Some(list) = s.dialog.as_ref().map(|d| choices(d, &s)) else {
+            return false;
+        };
         let Some(d) = s.dialog.as_mut() else {
             return false;
         };
-        let list = choices(d, &supervisors);
         let Some(choice) = list.get(i).cloned() else {
             return false;
         };
