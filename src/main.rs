@@ -414,10 +414,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let p = session.undo(&tag, &reason()?)?;
                 app::print_progress(&p, &mut out)?;
             } else {
-                let mut running = start_sources(&sources, &settings)?;
-                let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
-                running.stop();
-                result?;
+                with_sources(&sources, &settings, |events| {
+                    session.run(events, &mut out, &mut io::stderr(), json)
+                })?;
             }
             drop(session);
             if let Some(b) = background {
@@ -492,10 +491,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else if check {
                 print_checks(&session.checks(), &mut out)?;
             } else {
-                let mut running = start_sources(&sources, &settings)?;
-                let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
-                running.stop();
-                result?;
+                with_sources(&sources, &settings, |events| {
+                    session.run(events, &mut out, &mut io::stderr(), json)
+                })?;
                 if !json {
                     print_checks(&session.checks(), &mut io::stderr())?;
                 }
@@ -559,10 +557,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else if check {
                 print_delivery(&session.state(), &mut out)?;
             } else {
-                let mut running = start_sources(&sources, &settings)?;
-                let result = session.run(running.events(), &mut out, &mut io::stderr(), json);
-                running.stop();
-                result?;
+                with_sources(&sources, &settings, |events| {
+                    session.run(events, &mut out, &mut io::stderr(), json)
+                })?;
                 if !json {
                     print_delivery(&session.state(), &mut io::stderr())?;
                 }
@@ -991,6 +988,22 @@ fn transport_of(
     }
     .check()?;
     Ok((Some(driver), Some(vehicle)))
+}
+
+/// Run `f` over the scans of the given sources (or the settings' `scan.sources`, or
+/// standard input), then stop the sources, whatever `f` returned.
+fn with_sources<E>(
+    specs: &[String],
+    settings: &Settings,
+    f: impl FnOnce(&std::sync::mpsc::Receiver<tagtally::scan::SourceEvent>) -> Result<(), E>,
+) -> Result<()>
+where
+    anyhow::Error: From<E>,
+{
+    let mut running = start_sources(specs, settings)?;
+    let result = f(running.events());
+    running.stop();
+    Ok(result?)
 }
 
 fn start_sources(specs: &[String], settings: &Settings) -> Result<Sources> {
