@@ -51,6 +51,12 @@ pub enum ExceptionKind {
     Ineligible { reason: Ineligibility },
     /// Accepted on a device, but the hub's list does not allocate it to this order.
     NotAllocated,
+    /// A second dock confirmed this order on another load (both offline): the first
+    /// confirmation stands; the packages may be on two vehicles' paper.
+    SecondLoad { first_load: String, load: String },
+    /// Recorded on a delivery already finished (signed) on another device: it does
+    /// not count.
+    AfterDelivery,
 }
 
 /// Who picked a tag first, for naming them in exceptions.
@@ -64,6 +70,8 @@ struct FirstPick {
 #[derive(Clone, Debug, Default)]
 pub struct Merger {
     state: PickState,
+    /// The load and the delivery, folded the same way as on a device.
+    ship: super::ship::Shipment,
     first: HashMap<MetrcTag, FirstPick>,
     exceptions: Vec<Exception>,
     events: usize,
@@ -135,9 +143,53 @@ impl Merger {
         if let EventKind::Undo { tag, .. } = &event.kind {
             self.first.remove(tag);
         }
+        raised.extend(self.ship_conflict(event));
+        self.ship.apply(event);
         self.state.apply(event);
         self.exceptions.extend(raised.iter().cloned());
         raised
+    }
+
+    /// What the shipment fold would drop silently: a second load, events after the
+    /// delivery was signed.
+    fn ship_conflict(&self, event: &Event) -> Option<Exception> {
+        let raise = |tag: &MetrcTag, kind: ExceptionKind| {
+            let message = message(tag, &kind, &event.device);
+            Some(Exception {
+                device: event.device.clone(),
+                seq: event.seq,
+                tag: tag.clone(),
+                line: None,
+                kind,
+                message,
+            })
+        };
+        match &event.kind {
+            EventKind::LoadConfirm(c) => {
+                let first = self.ship.confirmed()?;
+                let tag = c.tags.first()?;
+                if first.confirm.load == c.load {
+                    return None;
+                }
+                raise(
+                    tag,
+                    ExceptionKind::SecondLoad {
+                        first_load: first.confirm.load.clone(),
+                        load: c.load.clone(),
+                    },
+                )
+            }
+            EventKind::Decision { tag, .. } | EventKind::DeliverScan { tag: Some(tag), .. }
+                if self.ship.finished().is_some() =>
+            {
+                raise(tag, ExceptionKind::AfterDelivery)
+            }
+            EventKind::DeliverFinish { .. } if self.ship.finished().is_some() => {
+                let tag = self.ship.confirmed()?.confirm.tags.first()?;
+                raise(tag, ExceptionKind::AfterDelivery)
+            }
+            _ => None,
+        }
     }
 
     /// The counted state: the same as folding [`PickState::apply`] over the events.
@@ -200,6 +252,12 @@ fn message(tag: &MetrcTag, kind: &ExceptionKind, device: &str) -> String {
         ),
         ExceptionKind::NotAllocated => format!(
             "{tag} picked on device {device} is not allocated to this order on the hub: check the allocation"
+        ),
+        ExceptionKind::SecondLoad { first_load, load } => format!(
+            "device {device} confirmed this order on load {load}, but it was already confirmed on load {first_load}: {first_load} stands; check which vehicle carries its packages ({tag}, ...)"
+        ),
+        ExceptionKind::AfterDelivery => format!(
+            "device {device} recorded {tag} after the delivery was signed: it does not count; check with the driver"
         ),
     }
 }
@@ -457,5 +515,82 @@ mod tests {
 
     fn day() -> NaiveDate {
         "2026-11-27".parse().unwrap()
+    }
+
+    #[test]
+    fn a_second_load_and_events_after_the_signature_become_exceptions() {
+        use crate::domain::{Decision, Driver, LoadConfirm, RejectReason, Vehicle};
+        let (list, packages) = world();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let confirm = |load: &str| {
+            EventKind::LoadConfirm(Box::new(LoadConfirm {
+                load: load.into(),
+                orders: vec!["SO-1".into()],
+                driver: Driver {
+                    name: "Dee".into(),
+                    occupational_license: "OL".into(),
+                    drivers_license: "DL".into(),
+                },
+                vehicle: Vehicle {
+                    make: "Ford".into(),
+                    model: "Transit".into(),
+                    plate: "P1".into(),
+                },
+                tags: vec![t(A)],
+                manifest_pdf: None,
+            }))
+        };
+        let handed = EventKind::DeliverScan {
+            raw: A.as_bytes().to_vec(),
+            raw_len: 24,
+            tag: Some(t(A)),
+            verdict: Verdict::HandedOver { line: "1".into() },
+        };
+        let events = [
+            pick("vault", 1, A),
+            ev("dock-1", 1, confirm("L1")),
+            ev("dock-1", 2, confirm("L1")),
+            ev("dock-2", 1, confirm("L2")),
+            ev("van", 1, handed.clone()),
+            ev(
+                "van",
+                2,
+                EventKind::DeliverFinish {
+                    receiver: "Rae".into(),
+                    signature: "ab".into(),
+                },
+            ),
+            ev(
+                "van-2",
+                1,
+                EventKind::Decision {
+                    tag: t(A),
+                    decision: Decision::Rejected {
+                        reason: RejectReason::Damaged,
+                        note: None,
+                    },
+                },
+            ),
+        ];
+        let m = merge(&list, &packages, &Rules::default(), today, &events);
+        let kinds: Vec<(&str, &ExceptionKind)> = m
+            .exceptions()
+            .iter()
+            .map(|e| (e.device.as_str(), &e.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    "dock-2",
+                    &ExceptionKind::SecondLoad {
+                        first_load: "L1".into(),
+                        load: "L2".into()
+                    }
+                ),
+                ("van-2", &ExceptionKind::AfterDelivery),
+            ]
+        );
+        assert!(m.exceptions()[0].message.contains("L1 stands"));
     }
 }
