@@ -205,6 +205,18 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
     let pdf = hub_store.attachment(&pdf).unwrap().unwrap();
     assert!(pdf.bytes.starts_with(b"%PDF-"), "{:?}", &pdf.bytes[..8]);
 
+    // The files travel on to the other devices with their events: the dock can make
+    // the delivery report, the van holds the manifest PDF.
+    dock.sync().await.unwrap();
+    let report = tagtally::app::docs::delivery_report_doc(
+        &dock.store,
+        &tagtally::config::ShipSettings::default(),
+        ORDER2,
+    )
+    .expect("the dock holds the signature after a sync");
+    assert_eq!(report.signature_png, png);
+    assert!(van.store.attachment(&pdf.sha256).unwrap().is_some());
+
     // The hub shows the outcome and exports the report and the manifest.
     let http = reqwest::Client::new();
     let get = |path: String| {

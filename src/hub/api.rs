@@ -120,6 +120,20 @@ pub struct Feed {
     pub cursor: i64,
     /// True when the feed was cut at [`FEED_LIMIT`]: ask again from `cursor`.
     pub more: bool,
+    /// The files the feed's events refer to (a load's manifest PDF, a signature), so
+    /// every device holds an event's files with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<WireAttachment>,
+}
+
+impl Feed {
+    /// The feed's attachments, each checked against its hash.
+    pub fn decoded_attachments(&self) -> Result<Vec<Attachment>, String> {
+        self.attachments
+            .iter()
+            .map(WireAttachment::decode)
+            .collect()
+    }
 }
 
 /// An open order, for lists.

@@ -451,7 +451,13 @@ impl Inner {
             Some((id, _)) if more => *id,
             _ => last.max(since),
         };
-        let events = rows.into_iter().map(|(_, e)| e).collect();
+        let events: Vec<Event> = rows.into_iter().map(|(_, e)| e).collect();
+        let mut attachments = vec![];
+        for sha in events.iter().flat_map(|e| e.kind.attachments()) {
+            if let Some(a) = self.store.attachment(sha)? {
+                attachments.push(api::WireAttachment::encode(&a));
+            }
+        }
         Ok((
             number,
             Feed {
@@ -459,6 +465,7 @@ impl Inner {
                 events,
                 cursor,
                 more,
+                attachments,
             },
         ))
     }

@@ -91,7 +91,9 @@ pub fn document() -> Value {
                 "Feed": {"type": "object", "properties": {
                     "merged": {"$ref": "#/components/schemas/MergedOrder"},
                     "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-                    "cursor": {"type": "integer"}, "more": {"type": "boolean"}}}
+                    "cursor": {"type": "integer"}, "more": {"type": "boolean"},
+                    "attachments": {"type": "array", "description": "the files the events refer to",
+                        "items": {"$ref": "#/components/schemas/Attachment"}}}}
             }
         },
         "paths": {

@@ -680,6 +680,7 @@ impl Store {
         order: &str,
         seqs: &[i64],
         others: &[Event],
+        attachments: &[super::Attachment],
         cursor: i64,
     ) -> Result<usize, StoreError> {
         let path = self.path.clone();
@@ -687,6 +688,9 @@ impl Store {
         let device = self.device.clone();
         let at = now();
         let tx = self.write_tx()?;
+        for a in attachments {
+            super::ship::put_attachment(&tx, a).map_err(err)?;
+        }
         {
             let mut ack = tx
                 .prepare_cached(
@@ -1023,10 +1027,10 @@ mod tests {
         assert_eq!(out.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert!(s.outbox(10, &["SO-1".into()]).unwrap().is_empty());
         let others = vec![ev("other", 1, "z"), ev("other", 1, "z")];
-        assert_eq!(s.record_sync("SO-1", &[1, 2], &others, 9).unwrap(), 1);
+        assert_eq!(s.record_sync("SO-1", &[1, 2], &others, &[], 9).unwrap(), 1);
         assert_eq!(s.outbox_len().unwrap(), 1);
         assert_eq!(s.sync_cursor("SO-1").unwrap(), 9);
-        s.record_sync("SO-1", &[], &[], 4).unwrap();
+        s.record_sync("SO-1", &[], &[], &[], 4).unwrap();
         assert_eq!(s.sync_cursor("SO-1").unwrap(), 9, "cursors never go back");
         assert_eq!(s.event_count().unwrap(), 4);
     }

@@ -383,8 +383,13 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
         let mut cursor = store.sync_cursor(&o.order.number)?;
         while cursor < o.last_event {
             let feed = client.feed(&o.order.number, cursor).await?;
-            report.received +=
-                store.record_sync(&o.order.number, &[], &feed.events, feed.cursor)?;
+            report.received += store.record_sync(
+                &o.order.number,
+                &[],
+                &feed.events,
+                &feed.decoded_attachments().map_err(SyncError::Protocol)?,
+                feed.cursor,
+            )?;
             if feed.cursor <= cursor {
                 break;
             }
@@ -429,8 +434,13 @@ pub async fn push_outbox(
                 Ok(r) => {
                     report.pushed += r.accepted;
                     report.duplicates += r.duplicates;
-                    report.received +=
-                        store.record_sync(&order, &r.acked, &r.feed.events, r.feed.cursor)?;
+                    report.received += store.record_sync(
+                        &order,
+                        &r.acked,
+                        &r.feed.events,
+                        &r.feed.decoded_attachments().map_err(SyncError::Protocol)?,
+                        r.feed.cursor,
+                    )?;
                     if r.acked.len() < events.len() {
                         return Err(SyncError::Protocol(format!(
                             "hub acknowledged {} of {} events of order {order}",
