@@ -67,18 +67,38 @@ pub fn act_as(
             "the PIN of {name} is required (TAGTALLY_PIN or --pin)"
         )));
     };
+    let who = check_person(store, settings, name, pin, needed)?;
+    store.set_signed_in(Some(&who.name));
+    Ok(())
+}
+
+/// Check `name`'s PIN as the sign-in screen does (wrong PINs count toward the
+/// lock-out) and that their role allows `needed`. Shared by the command line and the
+/// touch app's supervisor actions.
+pub fn check_person(
+    store: &mut Store,
+    settings: &Settings,
+    name: &str,
+    pin: &str,
+    needed: crate::domain::people::Role,
+) -> Result<crate::store::Person, AppError> {
+    use crate::domain::people::Role;
     let who = match store.sign_in(name, pin, chrono::Utc::now(), settings.people.lockout())? {
         Ok(p) => p,
         Err(refused) => return Err(AppError::NotAllowed(refused.to_string())),
     };
     if !who.role.allows(needed) {
+        let wanted = if needed == Role::Supervisor {
+            "a supervisor".to_string()
+        } else {
+            format!("a {needed} or a supervisor")
+        };
         return Err(AppError::NotAllowed(format!(
-            "{} is a {}: this needs a {needed} or a supervisor",
+            "{} is a {}: this needs {wanted}",
             who.name, who.role
         )));
     }
-    store.set_signed_in(Some(&who.name));
-    Ok(())
+    Ok(who)
 }
 
 /// Open the configured database, applying the configured device id.

@@ -78,6 +78,11 @@ impl<'s> PickSession<'s> {
         self.store
     }
 
+    /// The store, to act on it beside the session (a supervisor's check and name).
+    pub fn store_mut(&mut self) -> &mut Store {
+        self.store
+    }
+
     pub fn list(&self) -> &PickList {
         &self.list
     }

@@ -117,6 +117,11 @@ impl<'s> LoadSession<'s> {
         self.store
     }
 
+    /// The store, to act on it beside the session (a supervisor's check and name).
+    pub fn store_mut(&mut self) -> &mut Store {
+        self.store
+    }
+
     pub fn orders(&self) -> &[LoadOrder] {
         &self.orders
     }

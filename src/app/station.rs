@@ -438,39 +438,29 @@ fn sign_in(store: &mut Store, settings: &Settings, name: &str, pin: &str) -> Upd
 /// supervisor; the supervisor is the person of what `action` records, and the person
 /// signed in before is restored after. On a station without people nobody is checked
 /// (as on the command line).
-fn as_supervisor<T>(
-    store: &mut Store,
+/// Run `action` on `session` as a supervisor: on a station with people their name
+/// and PIN are checked like a sign-in and they are the person of what `action`
+/// records; then the person signed in before is back.
+fn as_supervisor<S, T>(
+    session: &mut S,
+    store_of: fn(&mut S) -> &mut Store,
     settings: &Settings,
     supervisor: Option<&Supervisor>,
-    action: impl FnOnce(&mut Store) -> Result<T, String>,
+    action: impl FnOnce(&mut S) -> Result<T, String>,
 ) -> Result<T, String> {
-    let has_people = !store.people().map_err(|e| e.to_string())?.is_empty();
-    if !has_people {
-        return action(store);
+    let store = store_of(session);
+    if store.people().map_err(|e| e.to_string())?.is_empty() {
+        return action(session);
     }
     let Some(s) = supervisor else {
         return Err("A supervisor's name and PIN are needed.".into());
     };
-    let who = match store.sign_in(
-        &s.name,
-        &s.pin,
-        chrono::Utc::now(),
-        settings.people.lockout(),
-    ) {
-        Ok(Ok(p)) => p,
-        Ok(Err(refused)) => return Err(refused.to_string()),
-        Err(e) => return Err(e.to_string()),
-    };
-    if !who.role.allows(Role::Supervisor) {
-        return Err(format!(
-            "{} is a {}: this needs a supervisor.",
-            who.name, who.role
-        ));
-    }
+    let who = super::check_person(store, settings, &s.name, &s.pin, Role::Supervisor)
+        .map_err(|e| e.to_string())?;
     let before = store.signed_in().map(str::to_string);
     store.set_signed_in(Some(&who.name));
-    let result = action(store);
-    store.set_signed_in(before.as_deref());
+    let result = action(session);
+    store_of(session).set_signed_in(before.as_deref());
     result
 }
 
@@ -630,18 +620,13 @@ fn pick_loop(
                 reason,
                 supervisor,
             } => {
-                drop(session);
-                let done = as_supervisor(store, settings, supervisor.as_ref(), |store| {
-                    let mut s = open_pick(store, settings, key).map_err(|e| e.to_string())?;
-                    s.undo(&tag, &reason).map_err(|e| e.to_string())
-                });
-                session = match open_pick(&mut *store, settings, key) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        report(Update::Error(e.to_string()));
-                        return None;
-                    }
-                };
+                let done = as_supervisor(
+                    &mut session,
+                    PickSession::store_mut,
+                    settings,
+                    supervisor.as_ref(),
+                    |s| s.undo(&tag, &reason).map_err(|e| e.to_string()),
+                );
                 match done {
                     Ok(progress) => {
                         recent.retain(|r| *r != tag);
@@ -796,18 +781,13 @@ fn load_loop(
                 reason,
                 supervisor,
             } => {
-                drop(session);
-                let done = as_supervisor(store, settings, supervisor.as_ref(), |store| {
-                    let mut s = open_load(store, settings, keys).map_err(|e| e.to_string())?;
-                    s.remove(&tag, &reason).map_err(|e| e.to_string())
-                });
-                session = match open_load(&mut *store, settings, keys) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        report(Update::Error(e.to_string()));
-                        return None;
-                    }
-                };
+                let done = as_supervisor(
+                    &mut session,
+                    LoadSession::store_mut,
+                    settings,
+                    supervisor.as_ref(),
+                    |s| s.remove(&tag, &reason).map_err(|e| e.to_string()),
+                );
                 match done {
                     Ok(_) => report(Update::Removed {
                         tag,
