@@ -124,10 +124,7 @@ impl<'s> PickSession<'s> {
             ));
         }
         self.follow_other_devices()?;
-        let facts = match &parsed {
-            Ok(tag) => self.store.tag_facts(tag)?,
-            Err(_) => Default::default(),
-        };
+        let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
         let verdict = decide(&self.list, &self.state, &parsed, &facts, &self.rules, today);
         let tag = parsed.ok();
@@ -320,6 +317,17 @@ pub(crate) struct Parsed {
     pub parsed: Result<MetrcTag, NotATag>,
     /// Nothing but blanks and control bytes: not a scan, nothing to record.
     pub empty: bool,
+}
+
+/// What the store knows of a parsed scan (nothing for a line that is not a tag).
+pub(crate) fn facts_of(
+    store: &Store,
+    parsed: &Result<MetrcTag, NotATag>,
+) -> Result<crate::domain::TagFacts, StoreError> {
+    match parsed {
+        Ok(tag) => store.tag_facts(tag),
+        Err(_) => Ok(Default::default()),
+    }
 }
 
 /// Parse one frame; a scan the source already refused (a camera's decoy) or an

@@ -11,7 +11,7 @@ use std::sync::mpsc::Receiver;
 use chrono::{Local, Utc};
 use serde::Serialize;
 
-use super::pick::{EMPTY_LINE, Parsed, answer_all, human_line, parse_frame};
+use super::pick::{EMPTY_LINE, Parsed, answer_all, facts_of, human_line, parse_frame};
 use crate::domain::ship::{
     self, DeliveryState, LoadCheck, LoadOrder, Refusal, Shipment, can_deliver, can_load,
 };
@@ -179,10 +179,7 @@ impl<'s> LoadSession<'s> {
             ));
         }
         self.follow()?;
-        let facts = match &parsed {
-            Ok(tag) => self.store.tag_facts(tag)?,
-            Err(_) => Default::default(),
-        };
+        let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
         let (i, verdict) = ship::decide_load(&self.orders, &parsed, &facts, &self.rules, today);
         let order = self.orders[i].list.order.clone();
@@ -405,10 +402,7 @@ impl<'s> DeliverySession<'s> {
             ));
         }
         self.follow()?;
-        let facts = match &parsed {
-            Ok(tag) => self.store.tag_facts(tag)?,
-            Err(_) => Default::default(),
-        };
+        let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
         let verdict =
             ship::decide_delivery(&self.list, &self.ship, &parsed, &facts, &self.rules, today);
