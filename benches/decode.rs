@@ -6,16 +6,17 @@
 //!   DataMatrix read from an upscaled patch, and a frame with no barcode (which runs
 //!   every step until the time budget).
 //! - After criterion, the evaluation over all 300 frames of
-//!   `shared/testdata/camera/dev` (one thread, frames loaded before timing): share of
+//!   `../shared/testdata/camera/dev` (one thread, frames loaded before timing): share of
 //!   tags read, misreads, false reads, decoys taken for tags, median and p95 ms; first
 //!   for the default pipeline (lenient tags), then strict tags, then the pipeline with
 //!   steps left out, for comparison; then the breakdown by symbology and condition.
 //!
 //! Run with `cargo bench --bench decode`. `cargo test --benches` runs each benchmark
-//! once and evaluates only 12 frames.
+//! once and evaluates only 12 frames. The timed frames are the committed copies in
+//! `tests/fixtures/camera/dev`; where the full set is absent (a plain clone) the
+//! evaluation runs on the 14 committed frames instead, and says so.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
@@ -24,9 +25,8 @@ use tagtally::tag::TagParser;
 
 const FRAMES: [&str; 5] = ["0010.png", "0027.png", "0024.png", "0012.png", "0013.png"];
 
-fn dev_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/camera/dev")
-}
+#[path = "../tests/support/camera.rs"]
+mod camera;
 
 fn lenient() -> Decoder {
     Decoder::new(TagParser {
@@ -39,7 +39,7 @@ fn decode_frame(c: &mut Criterion) {
     let d = lenient();
     let mut group = c.benchmark_group("decode_frame");
     for file in FRAMES {
-        let img = load_luma(&dev_dir().join(file)).expect("dev frame loads");
+        let img = load_luma(&camera::dev_frame(file)).expect("dev frame loads");
         group.bench_with_input(BenchmarkId::from_parameter(file), &img, |b, img| {
             b.iter(|| d.decode_image(black_box(img)).expect("decodes"))
         });
@@ -48,7 +48,13 @@ fn decode_frame(c: &mut Criterion) {
 }
 
 fn evaluation(all: bool) {
-    let dir = dev_dir();
+    let (dir, set) = match camera::full_set("benches/decode.rs") {
+        Some(full) => (full.join("dev"), "the full dev set"),
+        None => (
+            camera::fixtures().join("dev"),
+            "the committed frames only (full set absent)",
+        ),
+    };
     let mut frames = eval::load_manifest(&dir).expect("dev manifest");
     if !all {
         frames.truncate(12);
@@ -56,7 +62,10 @@ fn evaluation(all: bool) {
     let n = frames.len();
     let run = |name: &str, d: &Decoder| {
         let report = eval::evaluate(d, &dir, &frames);
-        println!("decode eval [{name}] over {n} frames: {}", report.summary());
+        println!(
+            "decode eval [{name}] over {n} frames of {set}: {}",
+            report.summary()
+        );
         report
     };
     let default = run("default, lenient tags", &lenient());

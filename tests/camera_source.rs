@@ -2,7 +2,7 @@
 //! the source's thread, each barcode reported once while in view, decoys answered as
 //! not a tag, broken frames skipped with a message.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use rxing::BarcodeFormat;
@@ -12,11 +12,9 @@ use tagtally::synthetic::barcode_frame;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tagtally");
 
-fn dev_frame(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/camera/dev")
-        .join(name)
-}
+#[path = "support/camera.rs"]
+mod camera;
+use camera::dev_frame;
 
 fn save(img: &GreyImage, path: &Path) {
     image::GrayImage::from_raw(img.width, img.height, img.pixels.clone())

@@ -1,8 +1,13 @@
 //! The camera decode pipeline on real image files: frames of the dev set with known
 //! tags, a no-barcode frame, decoys, a zxing-cpp sample, images rendered with rxing's
-//! encoder, and bad files that must give errors, never panics. The whole-set
-//! evaluation is in `benches/decode.rs`; here only a handful of frames, so the debug
-//! profile stays quick.
+//! encoder, and bad files that must give errors, never panics. The frames are the
+//! committed copies in `tests/fixtures/camera` (see `support/camera.rs`); the full set
+//! in `../shared/testdata/camera`, where present, is checked against them. The
+//! whole-set evaluation is in `benches/decode.rs`; here only a handful of frames, so
+//! the debug profile stays quick.
+
+#[path = "support/camera.rs"]
+mod camera;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,12 +20,8 @@ use tagtally::scan::camera::decode::{
 };
 use tagtally::tag::{NotATag, TagParser};
 
-fn camera_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/camera")
-}
-
 fn dev(file: &str) -> PathBuf {
-    camera_dir().join("dev").join(file)
+    camera::dev_frame(file)
 }
 
 /// The default pipeline, lenient (40% of the dev tags are in the lenient shape), with
@@ -133,7 +134,6 @@ fn decoys_are_never_tags() {
 #[test]
 fn zxing_cpp_samples_decode() {
     let d = decoder();
-    let gray = camera_dir().join("zxing-cpp-samples/gray");
     for (file, sym, want) in [
         ("code128-1/1.png", Symbology::Code128, "168901"),
         ("code128-1/4.png", Symbology::Code128, "123456"),
@@ -143,7 +143,7 @@ fn zxing_cpp_samples_decode() {
             "0123456789",
         ),
     ] {
-        let r = decode(&d, &gray.join(file));
+        let r = decode(&d, &camera::sample(file));
         let b = r
             .barcodes
             .iter()
@@ -322,9 +322,9 @@ fn loads_png_as_grey() {
 
 #[test]
 fn evaluation_on_a_few_frames() {
-    let dir = camera_dir().join("dev");
+    let dir = camera::fixtures().join("dev");
     let frames = eval::load_manifest(&dir).unwrap();
-    assert_eq!(frames.len(), 300);
+    assert_eq!(frames.len(), 14);
     let pick: Vec<_> = frames
         .into_iter()
         .filter(|f| ["0010.png", "0013.png", "0060.png"].contains(&f.file.as_str()))
@@ -384,4 +384,56 @@ fn decode_command_prints_each_image_and_counts_failures() {
             .contains("not a PNG or JPEG")
     );
     assert_eq!(lines[2]["tags"].as_array().unwrap().len(), 0);
+}
+
+/// The committed frames are the full set's own (same bytes, same manifest rows), and
+/// the full set holds what its README says: 300 dev frames. Where the full set is
+/// absent this says so (and fails under `TAGTALLY_REQUIRE_FULL_CAMERA_SET=1`).
+#[test]
+fn the_committed_frames_are_copies_of_the_full_set() {
+    let ours = camera::fixtures();
+    let our_rows = std::fs::read_to_string(ours.join("dev/manifest.csv")).unwrap();
+    let mut our_lines = our_rows.lines();
+    let header = our_lines.next().unwrap();
+    let files: Vec<&str> = our_lines
+        .clone()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(files.len(), 14, "{our_rows}");
+    for f in &files {
+        assert!(
+            dev(f).is_file(),
+            "{f} is in the committed manifest but not committed"
+        );
+    }
+    let Some(full) = camera::full_set("tests/decode.rs") else {
+        return;
+    };
+    let rows = std::fs::read_to_string(full.join("dev/manifest.csv")).unwrap();
+    assert_eq!(rows.lines().next(), Some(header));
+    assert_eq!(eval::load_manifest(&full.join("dev")).unwrap().len(), 300);
+    for line in our_lines {
+        assert!(
+            rows.lines().any(|r| r == line),
+            "manifest row differs: {line}"
+        );
+    }
+    for f in &files {
+        assert_eq!(
+            std::fs::read(dev(f)).unwrap(),
+            std::fs::read(full.join("dev").join(f)).unwrap(),
+            "{f} differs from the full set's"
+        );
+    }
+    for s in [
+        "code128-1/1.png",
+        "code128-1/4.png",
+        "datamatrix-1/0123456789.png",
+    ] {
+        assert_eq!(
+            std::fs::read(camera::sample(s)).unwrap(),
+            std::fs::read(full.join("zxing-cpp-samples/gray").join(s)).unwrap(),
+            "{s} differs from the full set's"
+        );
+    }
 }
