@@ -1,5 +1,7 @@
 //! Real-device tests: run on a handheld or kiosk with the devices plugged in (see
-//! hardware/README.md). Each test is skipped, saying so, when its variable is unset.
+//! hardware/README.md). A test whose device variable is unset fails, saying which
+//! variable to set: run only the tests of the devices you have by naming them
+//! (`cargo test --features hardware-tests --test hardware serial`).
 
 use std::time::{Duration, Instant};
 
@@ -7,10 +9,12 @@ use tagtally::scan::{SourceEvent, SourceSpec, Sources, open_source};
 use tagtally::tag::TagParser;
 
 fn read_one_tag(var: &str, kind: &str) {
-    let Ok(target) = std::env::var(var) else {
-        eprintln!("{var} is not set: skipping the {kind} test");
-        return;
-    };
+    let target = std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: set it to the {kind} device to test, or leave this test out \
+             by naming the ones to run (cargo test --features hardware-tests --test hardware NAME)"
+        )
+    });
     let spec: SourceSpec = format!("{kind}:{target}").parse().unwrap();
     let parser = TagParser {
         lenient: true,

@@ -1,7 +1,9 @@
 //! A real window: `tagtally demo` under Xvfb through winit, the way a desktop or kiosk
-//! runs it. CI installs Xvfb and x11-utils (`.ci/run`); elsewhere the test says it is
-//! skipped when they are missing.
+//! runs it. `scripts/setup` installs Xvfb and x11-utils, so `scripts/test` always runs
+//! it; without them the test fails, unless `TAGTALLY_SKIP_WINDOW_TEST=1` says to skip
+//! it (documented in the README, for a machine that cannot have an X server).
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,14 +15,19 @@ fn found(tool: &str) -> bool {
 
 #[test]
 fn the_demo_opens_a_window_under_xvfb() {
-    if !found("Xvfb") || !found("xwininfo") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install xvfb and x11-utils (see .ci/run)"
+    if std::env::var_os("TAGTALLY_SKIP_WINDOW_TEST").is_some_and(|v| v == "1") {
+        // Past the harness's capture, so the skip is seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: TAGTALLY_SKIP_WINDOW_TEST=1: the real-window test was not run"
         );
-        eprintln!("Xvfb or xwininfo missing: skipping the real-window test");
         return;
     }
+    assert!(
+        found("Xvfb") && found("xwininfo"),
+        "Xvfb or xwininfo is missing: run scripts/setup (it installs xvfb and x11-utils), \
+         or set TAGTALLY_SKIP_WINDOW_TEST=1 to skip this test on purpose"
+    );
     let display = 90 + std::process::id() % 100;
     let mut xvfb = Command::new("Xvfb")
         .arg(format!(":{display}"))
