@@ -197,6 +197,7 @@ fn packages_v1_and_v2_and_newer_snapshots() {
     );
     let out = site.ok(&["import", "packages", &site.file("v1.json", &v1)]);
     assert!(out.contains("1 new"), "{out}");
+    assert!(out.contains(": 1 package read:"), "{out}");
     let newer = v1
         .replace(r#""IsOnHold":false"#, r#""IsOnHold":true"#)
         .replace("2026-11-01", "2026-11-02");
@@ -338,7 +339,12 @@ fn csv_orders_and_reimport_keep_picks() {
     let site = Site::demo();
     let out = site.ok(&["import", "order", demo_file("orders.csv").to_str().unwrap()]);
     assert!(
-        out.contains("SO-2001") && out.contains("1 packages allocated"),
+        out.contains("SO-2001: ") || out.contains("order SO-2001"),
+        "{out}"
+    );
+    // One line, one package: said in the singular.
+    assert!(
+        out.contains(": 1 line, 1 package allocated (") && !out.contains("1 lines"),
         "{out}"
     );
     let a = site.pick_json("SO-2001", format!("{}\n", t(10031)).as_bytes());
@@ -631,4 +637,34 @@ fn people_sign_in_with_a_pin_and_are_locked_out_after_wrong_ones() {
     assert!(check("97531").status.success());
     let pins: i64 = site.sql("SELECT count(*) FROM people WHERE pin_hash LIKE '%97531%'");
     assert_eq!(pins, 0, "the PIN itself is never stored");
+}
+
+/// An error reaches the user once, as `tagtally: ...`, with the default log filter
+/// (not once as a log line and again as the error).
+#[test]
+fn an_error_is_printed_once() {
+    let site = Site::demo();
+    site.ok(&["hub", "enroll-device", "vault-1"]);
+    let cases: [&[&str]; 4] = [
+        &["hub", "enroll-device", "vault-1"],
+        &["import", "packages", "/nonexistent/p.json"],
+        &["import", "order", "/nonexistent/o.json"],
+        &["pick", "SO-NOPE"],
+    ];
+    for args in cases {
+        let out = site
+            .cmd(args)
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?} printed: {err}");
+        assert!(
+            lines[0].starts_with("tagtally: "),
+            "{args:?} printed: {err}"
+        );
+    }
 }

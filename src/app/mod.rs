@@ -120,6 +120,12 @@ fn read(path: &Path) -> Result<Vec<u8>, AppError> {
     })
 }
 
+/// `n` and its noun, singular for exactly one: `count(1, "line", "lines")` is
+/// "1 line", `count(2, ..)` "2 lines".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `tagtally import packages FILE`: all or nothing.
 pub fn import_packages(store: &mut Store, path: &Path) -> Result<String, AppError> {
     let name = path.display().to_string();
@@ -130,8 +136,8 @@ pub fn import_packages(store: &mut Store, path: &Path) -> Result<String, AppErro
         older_skipped,
     } = store.import_packages(&packages)?;
     Ok(format!(
-        "{name}: {} packages read: {new} new, {updated} updated, {older_skipped} older than stored (kept stored)",
-        packages.len()
+        "{name}: {} read: {new} new, {updated} updated, {older_skipped} older than stored (kept stored)",
+        count(packages.len(), "package", "packages")
     ))
 }
 
@@ -144,14 +150,15 @@ pub fn import_orders(store: &mut Store, path: &Path) -> Result<String, AppError>
     for o in &orders {
         let tags: usize = o.lines.iter().map(|l| l.tags.len()).sum();
         out.push_str(&format!(
-            "{name}: order {}{} for {}: {} lines, {tags} packages allocated ({})\n",
+            "{name}: order {}{} for {}: {}, {} allocated ({})\n",
             o.number,
             o.short_id
                 .as_deref()
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default(),
             o.buyer,
-            o.lines.len(),
+            count(o.lines.len(), "line", "lines"),
+            count(tags, "package", "packages"),
             o.status.0,
         ));
     }
