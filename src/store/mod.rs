@@ -113,7 +113,7 @@ pub struct Store {
 
 impl Store {
     /// Open (creating if needed) the database at `path` and bring its schema up to date.
-    #[instrument(skip_all, err, fields(path = %path.display()))]
+    #[instrument(skip_all, err(level = "debug"), fields(path = %path.display()))]
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
@@ -237,7 +237,7 @@ impl Store {
 
     /// Insert or update packages in one transaction. A record older than the stored
     /// snapshot of the same package (by `LastModified`) leaves the stored one in place.
-    #[instrument(skip_all, err, fields(count = packages.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(count = packages.len()))]
     pub fn import_packages(&mut self, packages: &[Package]) -> Result<PackageImport, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -309,7 +309,7 @@ impl Store {
     /// allocation rules against the stored packages and the other open orders. Any
     /// problem in any order refuses the whole file. Re-importing an order replaces its
     /// lines and allocation but never its events.
-    #[instrument(skip_all, err, fields(count = orders.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(count = orders.len()))]
     pub fn import_orders(&mut self, orders: &[Order]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -429,7 +429,7 @@ impl Store {
     }
 
     /// Append one event durably, with the next sequence number of this device.
-    #[instrument(skip_all, err, fields(order, kind = kind.word()))]
+    #[instrument(skip_all, err(level = "debug"), fields(order, kind = kind.word()))]
     pub fn append(&mut self, order: &str, kind: EventKind) -> Result<Event, StoreError> {
         let mut events = self.record(vec![(order.to_string(), kind)], &[])?;
         Ok(events.remove(0))

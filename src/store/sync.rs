@@ -258,7 +258,7 @@ impl Store {
     // ---- hub: devices ----
 
     /// Enrol a device under `name`; returns its token, shown once and kept only hashed.
-    #[instrument(skip_all, err, fields(name))]
+    #[instrument(skip_all, err(level = "debug"), fields(name))]
     pub fn enroll_device(&mut self, name: &str) -> Result<String, DeviceError> {
         let token = new_token();
         let path = self.path.clone();
@@ -445,7 +445,7 @@ impl Store {
     /// Inside a group ([`Store::begin_group`]) the events go into a savepoint of the
     /// group's transaction instead: a refusal rolls back only this push, and nothing
     /// is durable before [`Store::commit_group`].
-    #[instrument(skip_all, err, fields(count = events.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(count = events.len()))]
     pub fn receive_events(&mut self, events: &[Event]) -> Result<Receipt, PushRefused> {
         self.receive_with(events, &[])
     }
@@ -742,7 +742,7 @@ impl Store {
     /// Take the hub's open orders and package facts as they are, in one transaction.
     /// The hub checked the allocation; a local order the hub no longer lists as open
     /// is closed here (its events stay).
-    #[instrument(skip_all, err, fields(orders = orders.len(), packages = packages.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(orders = orders.len(), packages = packages.len()))]
     pub fn apply_hub_snapshot(
         &mut self,
         orders: &[Order],
