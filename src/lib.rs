@@ -22,6 +22,8 @@
 //!   paper), used by `main.rs`.
 //! - [`export`]: the manifest and delivery report PDFs and the Metrc transfer template,
 //!   pure: documents in, bytes or JSON out.
+//! - [`signature`]: the receiver's signature as a plain model (strokes to PNG) and
+//!   the ink check of a stored image, below both `app` and `ui`.
 //! - [`config`]: one `Settings` struct, layered defaults < file < environment.
 //! - [`ui`]: the Slint touch app (the only code that touches generated Slint types),
 //!   its headless platform and screenshots.
@@ -35,6 +37,7 @@ pub mod export;
 pub mod hub;
 pub mod import;
 pub mod scan;
+pub mod signature;
 pub mod store;
 pub mod sync;
 pub mod synthetic;

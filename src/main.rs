@@ -551,7 +551,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let path = signature.expect("clap requires it");
                 let png = std::fs::read(&path)
                     .with_context(|| format!("cannot read the signature {}", path.display()))?;
-                let ink = app::png_has_ink(&png);
+                let ink = tagtally::signature::png_has_ink(&png);
                 let s = session.finish(&receiver.unwrap_or_default(), png, ink)?;
                 print_delivery(&s, &mut out)?;
             } else if check {

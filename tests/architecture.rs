@@ -95,3 +95,17 @@ fn only_sync_makes_http_calls() {
     );
     assert!(!offenders("reqwest", &[]).is_empty(), "the check can fail");
 }
+
+#[test]
+fn nothing_reaches_up_into_ui() {
+    // Only the CLI (main.rs, above everything) and ui/ itself name the ui module.
+    let bad: Vec<_> = ["crate::ui", "super::ui", "tagtally::ui"]
+        .into_iter()
+        .flat_map(|w| offenders(w, &["ui/", "main.rs"]))
+        .collect();
+    assert!(bad.is_empty(), "modules below ui reach up into it: {bad:?}");
+    assert!(
+        !offenders("tagtally::ui", &[]).is_empty(),
+        "the check can fail"
+    );
+}

@@ -51,7 +51,7 @@ fn pick2(d: &mut Device, tags: &[&str]) -> Vec<String> {
 }
 
 fn signature_png() -> Vec<u8> {
-    let mut sig = tagtally::ui::signature::Signature::new(300.0, 120.0);
+    let mut sig = tagtally::signature::Signature::new(300.0, 120.0);
     sig.begin(20.0, 60.0);
     for x in 21..280 {
         sig.extend(x as f32, 60.0 + 25.0 * (x as f32 / 15.0).sin());
@@ -174,7 +174,7 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
             },
         )
         .unwrap();
-        let ink = tagtally::app::png_has_ink(&png);
+        let ink = tagtally::signature::png_has_ink(&png);
         let s = d.finish("Rae Receiver", png.clone(), ink).unwrap();
         assert_eq!((s.accepted, s.rejected, s.open), (1, 1, 0));
     }

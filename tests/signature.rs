@@ -1,5 +1,5 @@
 //! The signature pad (`ui/signature.slint`) on the headless software renderer, wired to
-//! `ui::signature::Signature` the way a screen's adapter will be: Rust keeps the
+//! `signature::Signature` the way a screen's adapter will be: Rust keeps the
 //! strokes and sets `commands`. Driven by pointer events, checked on the callbacks, the
 //! model and the pixels.
 //!
@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition};
+use tagtally::signature::{Signature, png_has_ink};
 use tagtally::ui::headless::Headless;
-use tagtally::ui::signature::{Signature, png_has_ink};
 
 slint::slint! {
     import { SignaturePad } from "../ui/signature.slint";

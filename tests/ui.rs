@@ -489,7 +489,7 @@ fn a_delivery_with_a_rejection_and_a_signature(h: &Headless) {
         .attachment(&finish.1)
         .unwrap()
         .expect("the signature is stored with the event");
-    assert!(tagtally::ui::signature::png_has_ink(&png.bytes));
+    assert!(tagtally::signature::png_has_ink(&png.bytes));
 }
 
 fn centre_of(h: &Headless, x: u32, y: u32) -> (u8, u8, u8) {

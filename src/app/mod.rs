@@ -287,6 +287,3 @@ pub fn demo_intro() -> String {
     }
     s
 }
-
-/// True when a PNG decodes and shows ink (a signature, not a blank pad or a dot).
-pub use crate::ui::signature::png_has_ink;

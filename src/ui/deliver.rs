@@ -10,12 +10,12 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::entry;
 use super::load::package_row;
-use super::signature::Signature;
 use super::{AppWindow, DeliverAdapter, ShipOrder};
 use crate::app::ship::ShipAnswer;
 use crate::app::station::{Command, Staged, Station};
 use crate::domain::ship::DeliveryState;
 use crate::domain::{Decision, RejectReason};
+use crate::signature::Signature;
 
 /// The scale the signature PNG is stored at (2 px a logical pixel).
 const SIGNATURE_SCALE: f32 = 2.0;

@@ -14,7 +14,6 @@ pub mod headless;
 mod load;
 pub mod screenshot;
 mod sign_in;
-pub mod signature;
 pub mod sound;
 mod supervisor;
 

@@ -6,8 +6,9 @@
 //! [`Signature::to_png`]. [`Signature::has_ink`] says whether enough was drawn to count
 //! as a signature (a tap or a dot does not); [`png_has_ink`] checks a stored image from
 //! its pixels alone (a looser floor: a blank or a speck is refused), so the store can
-//! refuse an empty signature without trusting the screen. The code uses no UI crate,
-//! so it can move out of `ui` unchanged if the store or the station wants it there.
+//! refuse an empty signature without trusting the screen. It uses no UI crate and
+//! sits below both `app` (the command line's and the station's check of a stored
+//! image) and `ui` (the pad).
 //!
 //! Every input is clamped or ignored, never trusted: NaN points are dropped, other
 //! points are clamped onto the pad, and the number of points is capped
