@@ -475,27 +475,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     &vehicle,
                     app::docs::manifest_attachment(&settings.ship),
                 )?;
-                print_checks(&session.checks(), &mut out)?;
+                // The confirmation on its own line, then each order's check.
                 if let Some(tagtally::domain::EventKind::LoadConfirm(c)) =
                     events.first().map(|e| &e.kind)
                 {
                     writeln!(
                         out,
-                        "load {} confirmed: {} order(s), driver {}, vehicle {}",
+                        "load {} confirmed: {}, driver {}, vehicle {}",
                         c.load,
-                        events.len(),
+                        app::count(events.len(), "order", "orders"),
                         driver.name,
                         vehicle.plate
                     )?;
                 }
+                print_checks(&session.checks(), &mut out)?;
             } else if check {
                 print_checks(&session.checks(), &mut out)?;
             } else {
                 with_sources(&sources, &settings, |events| {
                     session.run(events, &mut out, &mut io::stderr(), json)
                 })?;
+                // The summary follows the answers on the same stream, so the two
+                // never run together; `--json` output stays one object a line.
                 if !json {
-                    print_checks(&session.checks(), &mut io::stderr())?;
+                    print_checks(&session.checks(), &mut out)?;
                 }
             }
             drop(session);
@@ -561,7 +564,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     session.run(events, &mut out, &mut io::stderr(), json)
                 })?;
                 if !json {
-                    print_delivery(&session.state(), &mut io::stderr())?;
+                    print_delivery(&session.state(), &mut out)?;
                 }
             }
             drop(session);

@@ -60,9 +60,10 @@ fn words(answers: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-/// SO-1002 picked in full (10005, 10006).
+/// SO-1002 picked in full (10005, 10006), on a site that names its shipper.
 fn picked_site() -> Site {
     let site = Site::demo();
+    with_shipper(&site);
     let a = site.pick_json("SO-1002", &lines(&[10005, 10006]));
     assert_eq!(a[1]["complete"], true, "{a:?}");
     site
@@ -138,13 +139,24 @@ fn load_equals_the_manifest_before_it_can_be_confirmed() {
         "a refused confirmation changes nothing"
     );
 
-    let a = site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10006]));
-    assert_eq!(a[0]["complete"], true);
+    // The scan's text summary follows the answers on standard output, on its own line.
+    let out = site.run(&["load", "SO-1002"], &lines(&[10006]));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last: Vec<&str> = text.lines().collect();
+    assert!(last[0].starts_with("LOADED"), "{text}");
+    assert_eq!(last[1], "SO-1002: loaded 2/2  ready to confirm", "{text}");
     let out = site.ok(&args);
+    // The confirmation, then the order's check, each on its own line; confirmed, not
+    // "ready to confirm".
+    let shown: Vec<&str> = out.lines().collect();
+    assert_eq!(shown.len(), 2, "{out}");
     assert!(
-        out.contains("confirmed") && out.contains("8ABC123"),
+        shown[0].starts_with("load L-SO-1002-")
+            && shown[0].ends_with(" confirmed: 1 order, driver Dee Driver, vehicle 8ABC123"),
         "{out}"
     );
+    assert_eq!(shown[1], "SO-1002: loaded 2/2  CONFIRMED", "{out}");
     // Loaded once: a second load of the order is refused.
     let err = site.fails(&["load", "SO-1002"]);
     assert!(err.contains("already loaded"), "{err}");
@@ -155,6 +167,7 @@ fn load_equals_the_manifest_before_it_can_be_confirmed() {
 #[test]
 fn the_dock_remembers_drivers_and_vehicles_and_supervisors_remove_packages() {
     let site = Site::demo();
+    with_shipper(&site);
     // SO-1001: line 1 picks 10001, 10002, 10004 (10003 is on hold: short), line 2
     // picks 10011 and shorts the rest, line 3 picks 10021 and shorts the rest.
     site.pick_json("SO-1001", &lines(&[10001, 10002, 10004, 10011, 10021]));
@@ -701,6 +714,40 @@ fn a_hold_after_loading_blocks_the_confirmation_and_acceptance_needs_the_hand_ov
     // At the dispensary: a package can be accepted only once it was handed over.
     let err = site.fails(&["deliver", "SO-1002", "--accept", &t(10005)]);
     assert!(err.contains("not scanned at hand-over"), "{err}");
+}
+
+#[test]
+fn a_load_is_not_confirmed_without_the_shipper_its_manifest_needs() {
+    let site = Site::demo();
+    site.pick_json("SO-1002", &lines(&[10005, 10006]));
+    site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10005, 10006]));
+    let before = site.dump();
+    let mut args = vec!["load", "SO-1002", "--confirm"];
+    args.extend_from_slice(DRIVER);
+    let err = site.fails(&args);
+    // The manifest's own refusal, up front: nothing is confirmed, nothing changes.
+    assert!(
+        err.contains("the shipper's license is not set: set [ship] facility_license"),
+        "{err}"
+    );
+    assert_eq!(
+        site.dump(),
+        before,
+        "a refused confirmation changes nothing"
+    );
+    // With the shipper set, the same load confirms and its paper is there.
+    with_shipper(&site);
+    site.ok(&args);
+    let pdf = site.dir.path().join("m.pdf");
+    site.ok(&[
+        "manifest",
+        "SO-1002",
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(pdftotext(pdf.to_str().unwrap()).contains(&t(10005)));
 }
 
 #[test]

@@ -194,11 +194,7 @@ pub fn manifest_doc(
             check.extra.len()
         )));
     };
-    if ship.facility_license.trim().is_empty() {
-        return Err(DocError::Refused(
-            "the shipper's license is not set: set [ship] facility_license (and facility_name, phone) in the site config".into(),
-        ));
-    }
+    shipper_is_set(ship)?;
     let mut destinations = vec![];
     for number in &c.confirm.orders {
         let g = gather(store, number)?;
@@ -234,14 +230,26 @@ pub fn manifest_doc(
     })
 }
 
+/// A manifest names its shipper: without `[ship] facility_license` there is no
+/// manifest, so no load is confirmed either.
+pub fn shipper_is_set(ship: &ShipSettings) -> Result<(), DocError> {
+    if ship.facility_license.trim().is_empty() {
+        return Err(DocError::Refused(
+            "the shipper's license is not set: set [ship] facility_license (and facility_name, phone) in the site config".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The manifest PDF stored with a load's confirmation: made from the confirmation
-/// events about to be recorded (the store already holds every other fact). `None`
-/// when it cannot be made (no shipper license configured): the load is still
-/// confirmed, and `tagtally manifest` makes the paper later.
+/// events about to be recorded (the store already holds every other fact). Refused
+/// when it cannot be made (no shipper license configured, an order gone): then the
+/// load is not confirmed, so a confirmed load always has its paper.
 pub fn manifest_attachment(
     ship: &ShipSettings,
-) -> impl FnOnce(&Store, &[(String, EventKind)]) -> Option<Attachment> + '_ {
+) -> impl FnOnce(&Store, &[(String, EventKind)]) -> Result<Attachment, DocError> + '_ {
     move |store, events| {
+        shipper_is_set(ship)?;
         let mut destinations = vec![];
         let mut first: Option<&crate::domain::LoadConfirm> = None;
         let at = Utc::now();
@@ -250,7 +258,7 @@ pub fn manifest_attachment(
                 continue;
             };
             first.get_or_insert(c);
-            let g = gather(store, order).ok()?;
+            let g = gather(store, order)?;
             let confirmed = Confirmed {
                 at: iso(at),
                 person: store.signed_in().map(str::to_string),
@@ -258,13 +266,7 @@ pub fn manifest_attachment(
             };
             destinations.push(destination(&g, &confirmed, ship));
         }
-        let c = first?;
-        if ship.facility_license.trim().is_empty() {
-            tracing::warn!(
-                "no [ship] facility_license: the load is confirmed without a manifest PDF"
-            );
-            return None;
-        }
+        let c = first.ok_or_else(|| DocError::Refused("no order on this load".into()))?;
         let doc = ManifestDoc {
             name: format!("{} {}", c.load, at.format("%Y-%m-%d")),
             facility: facility(ship),
@@ -275,7 +277,7 @@ pub fn manifest_attachment(
             loaded_by: store.signed_in().map(str::to_string),
             destinations,
         };
-        Some(Attachment::new(
+        Ok(Attachment::new(
             "application/pdf",
             crate::export::manifest_pdf(&doc),
         ))

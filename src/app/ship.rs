@@ -65,6 +65,18 @@ pub enum ShipError {
     NotATag(String),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// The load's paper cannot be made (no shipper license): nothing is confirmed.
+    #[error("{0}")]
+    NoPaper(String),
+}
+
+impl From<super::docs::DocError> for ShipError {
+    fn from(e: super::docs::DocError) -> Self {
+        match e {
+            super::docs::DocError::Store(s) => ShipError::Store(s),
+            super::docs::DocError::Refused(m) => ShipError::NoPaper(m),
+        }
+    }
 }
 
 /// One or more picked orders being loaded onto one vehicle at the dock.
@@ -238,12 +250,13 @@ impl<'s> LoadSession<'s> {
     }
 
     /// Confirm the load: one event per order, all or none, with the manifest PDF made
-    /// by `pdf` (given the confirmation events) stored with them.
+    /// by `pdf` (given the confirmation events) stored with them. When `pdf` refuses
+    /// (no shipper license), nothing is confirmed.
     pub fn confirm(
         &mut self,
         driver: &Driver,
         vehicle: &Vehicle,
-        pdf: impl FnOnce(&Store, &[(String, EventKind)]) -> Option<Attachment>,
+        pdf: impl FnOnce(&Store, &[(String, EventKind)]) -> Result<Attachment, super::docs::DocError>,
     ) -> Result<Vec<Event>, ShipError> {
         self.follow()?;
         let load = format!(
@@ -274,15 +287,15 @@ impl<'s> LoadSession<'s> {
                 }
             }
         }
-        let attachment = pdf(self.store, &events);
-        if let Some(a) = &attachment {
-            for (_, kind) in &mut events {
-                if let EventKind::LoadConfirm(c) = kind {
-                    c.manifest_pdf = Some(a.sha256.clone());
-                }
+        let attachment = pdf(self.store, &events)?;
+        for (_, kind) in &mut events {
+            if let EventKind::LoadConfirm(c) = kind {
+                c.manifest_pdf = Some(attachment.sha256.clone());
             }
         }
-        let recorded = self.store.record(events, attachment.as_slice())?;
+        let recorded = self
+            .store
+            .record(events, std::slice::from_ref(&attachment))?;
         for e in &recorded {
             if let Some(o) = self.orders.iter_mut().find(|o| o.list.order == e.order) {
                 o.ship.apply(e);

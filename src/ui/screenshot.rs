@@ -169,6 +169,7 @@ impl DemoDb {
         let dir = std::env::temp_dir().join(format!("tagtally-ui-{}-{n}", std::process::id()));
         let mut settings = Settings::default();
         settings.store.path = Some(dir.join("demo.db"));
+        crate::app::demo_shipper(&mut settings.ship);
         let mut store = crate::app::open_store(&settings).map_err(|e| e.to_string())?;
         crate::app::load_demo(&mut store).map_err(|e| e.to_string())?;
         Ok(DemoDb { dir, settings })
