@@ -11,6 +11,7 @@ pub mod package;
 pub mod people;
 pub mod pick;
 pub mod ship;
+pub mod state;
 pub mod transport;
 
 pub use event::{Decision, Event, EventKind, LoadConfirm, RejectReason, Stage};
