@@ -558,9 +558,28 @@ fn undo_of_a_pick_needs_a_supervisor_pin(h: &Headless) {
         .expect("the undo is recorded");
     assert_eq!(undo.person.as_deref(), Some("Sam"));
     match &undo.kind {
-        EventKind::Undo { tag, reason } => {
+        EventKind::Undo {
+            tag,
+            reason,
+            undoes,
+        } => {
             assert_eq!(tag.as_str(), demo_tag(10001));
             assert!(!reason.is_empty());
+            // It names the pick it takes back: the accepted scan of that tag.
+            let picked = all
+                .iter()
+                .find(|e| {
+                    e.kind.tag() == Some(tag)
+                        && matches!(
+                            e.kind,
+                            EventKind::Scan {
+                                verdict: tagtally::domain::Verdict::Accepted { .. },
+                                ..
+                            }
+                        )
+                })
+                .expect("the pick is recorded");
+            assert_eq!(undoes, &vec![picked.id()]);
         }
         _ => unreachable!(),
     }

@@ -198,6 +198,7 @@ impl<'s> PickSession<'s> {
 
     /// Record that the rest of a line will not be picked.
     pub fn short(&mut self, line: &str, reason: &str) -> Result<Progress, PickError> {
+        self.follow_other_devices()?;
         if self.list.line(line).is_none() {
             let known: Vec<&str> = self.list.lines.iter().map(|l| l.id.as_str()).collect();
             return Err(PickError::NoSuchLine {
@@ -222,6 +223,9 @@ impl<'s> PickSession<'s> {
 
     /// Take back a pick (recorded as a new event; the pick's event stays).
     pub fn undo(&mut self, tag: &str, reason: &str) -> Result<Progress, PickError> {
+        // The undo names the picks of the tag this device holds: hear of the others'
+        // first.
+        self.follow_other_devices()?;
         let tag = self
             .parser
             .parse(tag.as_bytes())
@@ -238,6 +242,7 @@ impl<'s> PickSession<'s> {
         let event = self.store.append(
             &self.list.order,
             EventKind::Undo {
+                undoes: self.state.picks_of(&tag),
                 tag,
                 reason: reason.trim().into(),
             },

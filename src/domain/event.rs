@@ -30,6 +30,44 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// An event's identity everywhere: the device that made it and its sequence number
+/// there.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EventRef {
+    pub device: String,
+    pub seq: i64,
+}
+
+impl Event {
+    pub fn id(&self) -> EventRef {
+        EventRef {
+            device: self.device.clone(),
+            seq: self.seq,
+        }
+    }
+
+    /// Where the event stands in [`fold_order`]: its time (milliseconds since the
+    /// epoch; an unreadable time first), then its device, then its sequence number.
+    pub fn fold_key(&self) -> (i64, String, i64) {
+        let at = chrono::DateTime::parse_from_rfc3339(&self.at)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(i64::MIN);
+        (at, self.device.clone(), self.seq)
+    }
+}
+
+/// Put one order's events in the order every fold reads them: by the time each was
+/// recorded, then device id, then sequence number. The order depends on the events
+/// alone, never on when or from where they arrived, so the hub and every device that
+/// hold the same events fold the same state (picks, shorts, the load, the delivery).
+/// Across devices "earlier" is by the devices' clocks, which the hub checks (a clock
+/// more than a day off is logged); where a clock is off, the observed-remove undo
+/// (an [`EventKind::Undo`] names the picks it takes back) keeps a pick from being
+/// taken back, or brought back, by a stranger's event.
+pub fn fold_order(events: &mut [Event]) {
+    events.sort_by_cached_key(Event::fold_key);
+}
+
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -45,8 +83,16 @@ pub enum EventKind {
     },
     /// The rest of a line will not be picked.
     Short { line: String, reason: String },
-    /// A pick taken back.
-    Undo { tag: MetrcTag, reason: String },
+    /// A pick taken back: the accepted scans of `tag` named in `undoes`, those the
+    /// device held when the undo was made (an observed-remove: a pick of the same tag
+    /// the device had not heard of still stands). An undo recorded before undoes were
+    /// named (empty `undoes`) takes back every pick of the tag folded before it.
+    Undo {
+        tag: MetrcTag,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        undoes: Vec<EventRef>,
+    },
     /// A scan at the dock and the verdict it got ([`Verdict::Loaded`] puts the package
     /// on the vehicle).
     LoadScan {

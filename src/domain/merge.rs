@@ -1,7 +1,9 @@
 //! The merge of one order's events from many devices into one truth.
 //!
 //! The hub (and a device that has heard of other devices' events) folds an order's
-//! events in hub-arrival order with [`merge`] or, incrementally, with [`Merger::apply`].
+//! events in [`fold_order`] with [`merge`] or, incrementally, with [`Merger::apply`]:
+//! the merged state depends on which events there are, never on the order they
+//! arrived in.
 //! The counted state is exactly the fold of [`PickState::apply`], so a device that holds
 //! the same events counts the same picks as the hub. What the devices could not see
 //! when they scanned becomes an [`Exception`] for a supervisor, never a silent drop:
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::event::{Event, EventKind};
+use super::event::{Event, EventKind, fold_order};
 use super::package::{Ineligibility, Package, Rules};
 use super::pick::{PickList, PickState, Progress, Verdict};
 use crate::tag::MetrcTag;
@@ -59,22 +61,18 @@ pub enum ExceptionKind {
     AfterDelivery,
 }
 
-/// Who picked a tag first, for naming them in exceptions.
-#[derive(Clone, Debug, PartialEq)]
-struct FirstPick {
-    device: String,
-    seq: i64,
-}
-
-/// The incremental merge of one order: feed events in hub-arrival order.
+/// The incremental merge of one order: feed events in [`fold_order`] (check each
+/// with [`Merger::in_order`]; an event that sorts before the last one folded means
+/// folding the whole order again, as [`merge`] does).
 #[derive(Clone, Debug, Default)]
 pub struct Merger {
     state: PickState,
     /// The load and the delivery, folded the same way as on a device.
     ship: super::ship::Shipment,
-    first: HashMap<MetrcTag, FirstPick>,
     exceptions: Vec<Exception>,
     events: usize,
+    /// The fold key of the last event folded.
+    last: Option<(i64, String, i64)>,
 }
 
 impl Merger {
@@ -94,6 +92,10 @@ impl Merger {
         event: &Event,
     ) -> Vec<Exception> {
         self.events += 1;
+        let key = event.fold_key();
+        if self.last.as_ref().is_none_or(|l| *l < key) {
+            self.last = Some(key);
+        }
         let mut raised = vec![];
         if let EventKind::Scan {
             tag: Some(tag),
@@ -113,23 +115,12 @@ impl Merger {
                     message,
                 });
             };
-            if self.state.is_picked(tag) {
-                let first = self.first.get(tag).cloned().unwrap_or(FirstPick {
-                    device: event.device.clone(),
-                    seq: event.seq,
-                });
+            if let Some(first) = self.state.picks_of(tag).into_iter().next() {
                 raise(ExceptionKind::AlreadyPicked {
                     by_device: first.device,
                     by_seq: first.seq,
                 });
             } else {
-                self.first.insert(
-                    tag.clone(),
-                    FirstPick {
-                        device: event.device.clone(),
-                        seq: event.seq,
-                    },
-                );
                 if list.line_of(tag).is_none() {
                     raise(ExceptionKind::NotAllocated);
                 } else if let Some(reason) = packages
@@ -139,9 +130,6 @@ impl Merger {
                     raise(ExceptionKind::Ineligible { reason });
                 }
             }
-        }
-        if let EventKind::Undo { tag, .. } = &event.kind {
-            self.first.remove(tag);
         }
         raised.extend(self.ship_conflict(event));
         self.ship.apply(event);
@@ -192,6 +180,34 @@ impl Merger {
         }
     }
 
+    /// Fold newly arrived events (in the order they arrived) in place, while each
+    /// comes after the last one folded. `false` at the first that does not: the order
+    /// must then be folded again from all its events with [`merge`] (this merger is
+    /// left part-way).
+    pub fn fold_in(
+        &mut self,
+        list: &PickList,
+        packages: &HashMap<MetrcTag, Package>,
+        rules: &Rules,
+        today: NaiveDate,
+        batch: &[Event],
+    ) -> bool {
+        for e in batch {
+            if !self.in_order(e) {
+                return false;
+            }
+            self.apply(list, packages, rules, today, e);
+        }
+        true
+    }
+
+    /// Whether `event` comes after every event folded so far in [`fold_order`], so
+    /// [`Merger::apply`] folds it in place; if not, fold the order again with
+    /// [`merge`].
+    pub fn in_order(&self, event: &Event) -> bool {
+        self.last.as_ref().is_none_or(|l| *l < event.fold_key())
+    }
+
     /// The counted state: the same as folding [`PickState::apply`] over the events.
     pub fn state(&self) -> &PickState {
         &self.state
@@ -226,7 +242,8 @@ pub struct MergedOrder {
     pub events: usize,
 }
 
-/// Merge an order's events from all devices, in hub-arrival order.
+/// Merge an order's events from all devices, in any order: they are folded in
+/// [`fold_order`], so the result depends only on which events there are.
 pub fn merge(
     list: &PickList,
     packages: &HashMap<MetrcTag, Package>,
@@ -234,8 +251,10 @@ pub fn merge(
     today: NaiveDate,
     events: &[Event],
 ) -> Merger {
+    let mut sorted = events.to_vec();
+    fold_order(&mut sorted);
     let mut m = Merger::new();
-    for e in events {
+    for e in &sorted {
         m.apply(list, packages, rules, today, e);
     }
     m
@@ -345,6 +364,7 @@ mod tests {
             EventKind::Undo {
                 tag: t(tag),
                 reason: "wrong".into(),
+                undoes: vec![],
             },
         )
     }
@@ -407,10 +427,10 @@ mod tests {
                 vec![("d2", 1, "already_picked")],
             ),
             (
-                "arrival order decides who was first",
+                "the fold order decides who was first, not the arrival",
                 vec![pick("d2", 7, A), pick("d1", 1, A)],
                 1,
-                vec![("d1", 1, "already_picked")],
+                vec![("d2", 7, "already_picked")],
             ),
             (
                 "undo frees the tag for a clean pick",
@@ -456,9 +476,13 @@ mod tests {
                 .map(|(d, s, w)| (d, s, w.to_string()))
                 .collect();
             assert_eq!(got, expected, "{case}");
-            // The counted state is the plain fold: devices and hub agree.
+            // The counted state is the device's fold (its store reads the events in
+            // fold order), in whichever order they arrived: devices and hub agree.
+            let mut sorted = events.clone();
+            sorted.reverse();
+            fold_order(&mut sorted);
             let mut plain = PickState::default();
-            for e in &events {
+            for e in &sorted {
                 plain.apply(e);
             }
             assert_eq!(plain.progress(&list), m.state().progress(&list), "{case}");
@@ -502,15 +526,36 @@ mod tests {
             pick("d2", 3, A),
         ];
         let batch = merge(&list, &packages, &Rules::default(), day(), &events);
+        // In fold order, one at a time, as the hub folds what arrives in order.
+        let mut sorted = events.clone();
+        fold_order(&mut sorted);
         let mut inc = Merger::new();
         let mut raised = 0;
-        for e in &events {
+        for e in &sorted {
+            assert!(inc.in_order(e));
             raised += inc
                 .apply(&list, &packages, &Rules::default(), day(), e)
                 .len();
         }
         assert_eq!(inc.view(&list), batch.view(&list));
         assert_eq!(raised, batch.exceptions().len());
+        // In arrival order: an event that sorts earlier asks for a fold from the
+        // start, which gives the same.
+        let mut hub = Merger::new();
+        let mut seen = vec![];
+        for e in &events {
+            seen.push(e.clone());
+            if !hub.fold_in(
+                &list,
+                &packages,
+                &Rules::default(),
+                day(),
+                std::slice::from_ref(e),
+            ) {
+                hub = merge(&list, &packages, &Rules::default(), day(), &seen);
+            }
+        }
+        assert_eq!(hub.view(&list), batch.view(&list));
     }
 
     fn day() -> NaiveDate {

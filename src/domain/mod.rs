@@ -14,7 +14,9 @@ pub mod ship;
 pub mod state;
 pub mod transport;
 
-pub use event::{Decision, Event, EventKind, LoadConfirm, RejectReason, Stage};
+pub use event::{
+    Decision, Event, EventKind, EventRef, LoadConfirm, RejectReason, Stage, fold_order,
+};
 pub use order::{Allocation, AllocationError, Line, Order, OrderStatus};
 pub use package::{Ineligibility, Package, Rules};
 pub use pick::{NotOnListReason, PickList, PickState, TagFacts, Verdict};

@@ -643,6 +643,7 @@ mod tests {
             kind: EventKind::Undo {
                 tag: MetrcTag::new(T3).unwrap(),
                 reason: "wrong shelf".into(),
+                undoes: vec![],
             },
             ..accepted(T3, "2")
         };

@@ -913,6 +913,7 @@ mod tests {
             EventKind::Undo {
                 tag: t(B1),
                 reason: "mislabelled".into(),
+                undoes: vec![],
             },
         );
         orders[1].pick.apply(&undo);

@@ -37,7 +37,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::merge::{MergedOrder, Merger};
+use crate::domain::merge::{MergedOrder, Merger, merge};
 use crate::domain::{Event, EventKind, Package, PickList, Rules};
 use crate::store::{DeviceRecord, PushRefused, Store, StoreError};
 use crate::tag::MetrcTag;
@@ -417,17 +417,25 @@ impl Inner {
             );
         }
         let cached = self.orders.get_mut(&number).expect("just inserted");
+        // New events fold in place while they come after the last one folded (the
+        // usual case); one that sorts earlier (a device back from offline) means the
+        // order is folded again from all its events.
+        let mut refold = false;
         loop {
             let batch = self
                 .store
                 .order_events_after(&number, cached.last_id, 10_000)?;
-            let Some((last, _)) = batch.last() else { break };
-            cached.last_id = *last;
-            for (_, e) in &batch {
-                cached
+            let (ids, events): (Vec<i64>, Vec<Event>) = batch.into_iter().unzip();
+            let Some(&last) = ids.last() else { break };
+            refold = refold
+                || !cached
                     .merger
-                    .apply(&cached.list, &cached.packages, rules, today, e);
-            }
+                    .fold_in(&cached.list, &cached.packages, rules, today, &events);
+            cached.last_id = last;
+        }
+        if refold {
+            let events = self.store.events_for_order(&number)?;
+            cached.merger = merge(&cached.list, &cached.packages, rules, today, &events);
         }
         Ok((number, cached))
     }

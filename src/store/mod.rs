@@ -704,6 +704,12 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
             "undo" => EventKind::Undo {
                 tag: tag?.ok_or_else(|| bad("undo without tag"))?,
                 reason: note.unwrap_or_default(),
+                // The accepted scans it takes back (none on undos recorded before
+                // they were named).
+                undoes: match detail.as_deref() {
+                    None | Some("") => Vec::new(),
+                    Some(d) => serde_json::from_str(d).map_err(|e| bad(&format!("undo: {e}")))?,
+                },
             },
             "remove" => EventKind::Remove {
                 tag: tag?.ok_or_else(|| bad("remove without tag"))?,
@@ -738,14 +744,19 @@ fn events_for_order(conn: &Connection, path: &Path, order: &str) -> Result<Vec<E
         .map_err(err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
-    rows.into_iter()
+    let mut events = rows
+        .into_iter()
         .map(|r| {
             r.map_err(|message| StoreError::Corrupt {
                 path: path.into(),
                 message,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every fold reads an order's events in the one order that depends on the events
+    // alone, so this database counts what the hub and every other device count.
+    crate::domain::fold_order(&mut events);
+    Ok(events)
 }
 
 fn packages(

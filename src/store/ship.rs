@@ -296,6 +296,35 @@ mod tests {
     }
 
     #[test]
+    fn an_undo_reads_back_with_the_picks_it_names() {
+        use crate::domain::EventRef;
+        let (_d, mut s) = store();
+        let named = EventKind::Undo {
+            tag: MetrcTag::new(TAG).unwrap(),
+            reason: "wrong shelf".into(),
+            undoes: vec![
+                EventRef {
+                    device: "vault-1".into(),
+                    seq: 7,
+                },
+                EventRef {
+                    device: "vault-2".into(),
+                    seq: 3,
+                },
+            ],
+        };
+        let legacy = EventKind::Undo {
+            tag: MetrcTag::new(TAG).unwrap(),
+            reason: "old".into(),
+            undoes: vec![],
+        };
+        let evs = s
+            .record(vec![("SO-1".into(), named), ("SO-1".into(), legacy)], &[])
+            .unwrap();
+        assert_eq!(s.events_for_order("SO-1").unwrap(), evs);
+    }
+
+    #[test]
     fn migration_keeps_the_events_of_an_older_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");

@@ -144,7 +144,12 @@ pub(super) fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Re
             note: Some(reason),
             ..Columns::default()
         },
-        EventKind::Undo { reason, .. } | EventKind::Remove { reason, .. } => Columns {
+        EventKind::Undo { reason, undoes, .. } => Columns {
+            note: Some(reason),
+            detail: (!undoes.is_empty()).then(|| json(undoes)),
+            ..Columns::default()
+        },
+        EventKind::Remove { reason, .. } => Columns {
             note: Some(reason),
             ..Columns::default()
         },
