@@ -263,3 +263,58 @@ async fn events_of_an_order_unknown_to_the_hub_stay_queued_and_do_not_block_othe
     assert_eq!(r.waiting, 1);
     assert!(r.refused[0].contains("SO-LOCAL"), "{:?}", r.refused);
 }
+
+/// Issue 11, as reported: a hub with a picker and a supervisor; two vaults joined
+/// and synced; the hub stops; vault-1 picks T1; vault-2 picks T1, then the supervisor
+/// undoes it on vault-2; the hub restarts; they sync 2, 1, 2, 1. Before the fix the
+/// hub and vault-2 said 1/9 and vault-1 0/9, for ever. Now all three say 1: the undo
+/// took back vault-2's pick, which is all vault-2 had seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_on_one_device_while_the_hub_was_away_counts_the_same_everywhere() {
+    use tagtally::domain::people::Role;
+    let site = Site::new();
+    {
+        let mut hub = site.hub_store();
+        hub.set_person("Pia", Role::Picker, "1111").unwrap();
+        hub.set_person("Sam", Role::Supervisor, "2468").unwrap();
+    }
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    let mut b = site.device("vault-2", &hub.url()).await;
+    let addr = hub.stop();
+
+    a.store.set_signed_in(Some("Pia"));
+    assert_eq!(a.pick(&[T1]), vec!["accepted"]);
+    b.store.set_signed_in(Some("Pia"));
+    assert_eq!(b.pick(&[T1]), vec!["accepted"]);
+    b.store.set_signed_in(Some("Sam"));
+    {
+        let mut s = tagtally::app::pick::PickSession::open(
+            &mut b.store,
+            ORDER,
+            tagtally::tag::TagParser::default(),
+            tagtally::domain::Rules::default(),
+        )
+        .unwrap();
+        assert_eq!(s.undo(T1, "wrong shelf").unwrap().picked, 0);
+    }
+
+    let hub = TestHub::start(&site.hub_db(), Some(addr));
+    for _ in 0..2 {
+        b.sync().await.unwrap();
+        a.sync().await.unwrap();
+    }
+    let merged = a.client.order(ORDER).await.unwrap();
+    assert_eq!(merged.progress.picked, 1, "the hub");
+    assert_eq!(
+        tagtally::app::status(&a.store, ORDER).unwrap().picked,
+        1,
+        "vault-1"
+    );
+    assert_eq!(
+        tagtally::app::status(&b.store, ORDER).unwrap().picked,
+        1,
+        "vault-2"
+    );
+    drop(hub);
+}
