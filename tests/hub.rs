@@ -124,7 +124,12 @@ fn other_barcode(device: &str, seq: i64, raw: &str) -> Event {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_pushes_committed_together_each_get_their_own_answer() {
+/// Concurrent pushes, some refused, each get their own answer, and the refused ones
+/// store nothing. It does not prove they shared one commit (it would pass with one
+/// commit per push): the grouping itself is proved on the store thread, by the unit
+/// test `a_group_commits_once_and_answers_each_push_with_its_own_result` in
+/// `src/hub/mod.rs`.
+async fn concurrent_pushes_each_get_their_own_answer_and_refused_ones_store_nothing() {
     let site = Site::new();
     let hub = TestHub::start(&site.hub_db(), None);
     let url = hub.url();
@@ -141,7 +146,7 @@ async fn concurrent_pushes_committed_together_each_get_their_own_answer() {
     )
     .await;
     assert_eq!(s, 200, "{r}");
-    // Rounds of pushes sent at once (the hub commits those waiting together): in each,
+    // Rounds of pushes sent at once (the hub may commit those waiting together): in each,
     // device 0 resends its seq 1 altered along with a new event, the others push one
     // event each, and one of them pushes to an order the hub does not have.
     let rounds = 5;

@@ -22,9 +22,11 @@ use crate::domain::{
 };
 use crate::tag::MetrcTag;
 
+mod durability;
 mod people;
 mod ship;
 mod sync;
+pub use durability::Durability;
 pub use people::{Lockout, Person, PersonRecord, SignInError};
 pub use ship::Attachment;
 pub use sync::{DeviceError, DeviceRecord, PushRefused, Receipt, SecurityEntry, token_hash};

@@ -108,17 +108,6 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// Store attachments on their own (what a push brings before its events).
-    pub fn put_attachments(&mut self, attachments: &[Attachment]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e| super::classify(&path, e);
-        let tx = self.write_tx()?;
-        for a in attachments {
-            put_attachment(&tx, a).map_err(err)?;
-        }
-        tx.commit().map_err(err)
-    }
-
     /// Drivers the dock has loaded with, most recent first.
     pub fn recent_drivers(&self, limit: usize) -> Result<Vec<Driver>, StoreError> {
         let mut st = self

@@ -209,11 +209,6 @@ impl App {
     pub fn send(&self, c: Command) {
         self.station.send(c);
     }
-
-    /// A sender for scanner threads.
-    pub fn station_sender(&self) -> std::sync::mpsc::Sender<Command> {
-        self.station.sender()
-    }
 }
 
 fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
