@@ -804,6 +804,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = app::open_store(&settings)?;
             let mut ui = tagtally::ui::App::new(&settings, store, false)?;
             ui.start_scanners(&settings).map_err(anyhow::Error::msg)?;
+            // A device joined to a hub syncs while the app runs; one that has not
+            // joined works on its own database.
+            if !ui.start_sync(&settings).map_err(anyhow::Error::msg)? {
+                tracing::info!("not joined to a hub (`tagtally device join`): working alone");
+            }
             ui.run()?;
         }
         Command::Demo { terminal } => {

@@ -151,7 +151,7 @@ impl<'s> LoadSession<'s> {
     }
 
     /// Re-read the orders when another connection wrote (sync: a late pick, an undo).
-    fn follow(&mut self) -> Result<(), StoreError> {
+    pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
             for o in &mut self.orders {
                 let order = self.store.find_order(&o.list.order)?;
@@ -190,7 +190,7 @@ impl<'s> LoadSession<'s> {
                 complete,
             ));
         }
-        self.follow()?;
+        self.follow_other_devices()?;
         let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
         let (i, verdict) = ship::decide_load(&self.orders, &parsed, &facts, &self.rules, today);
@@ -258,7 +258,7 @@ impl<'s> LoadSession<'s> {
         vehicle: &Vehicle,
         pdf: impl FnOnce(&Store, &[(String, EventKind)]) -> Result<Attachment, super::docs::DocError>,
     ) -> Result<Vec<Event>, ShipError> {
-        self.follow()?;
+        self.follow_other_devices()?;
         let load = format!(
             "L-{}-{}",
             self.orders[0].list.order,
@@ -372,7 +372,8 @@ impl<'s> DeliverySession<'s> {
         self.ship.delivery(&self.list)
     }
 
-    fn follow(&mut self) -> Result<(), StoreError> {
+    /// Re-read the delivery when another connection wrote (sync).
+    pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
             let order = self.store.find_order(&self.list.order)?;
             let o = self.store.load_order(&order)?;
@@ -414,7 +415,7 @@ impl<'s> DeliverySession<'s> {
                 complete,
             ));
         }
-        self.follow()?;
+        self.follow_other_devices()?;
         let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
         let verdict =
@@ -447,7 +448,7 @@ impl<'s> DeliverySession<'s> {
 
     /// The receiver accepts or rejects one whole package.
     pub fn decide(&mut self, tag: &str, decision: Decision) -> Result<DeliveryState, ShipError> {
-        self.follow()?;
+        self.follow_other_devices()?;
         let tag = self
             .parser
             .parse(tag.as_bytes())
@@ -483,7 +484,7 @@ impl<'s> DeliverySession<'s> {
         signature_png: Vec<u8>,
         has_ink: bool,
     ) -> Result<DeliveryState, ShipError> {
-        self.follow()?;
+        self.follow_other_devices()?;
         let sig = Attachment::new("image/png", signature_png);
         let sha = if sig.bytes.is_empty() {
             String::new()

@@ -178,6 +178,15 @@ impl Sources {
     }
 }
 
+impl Drop for Sources {
+    /// Dropped without [`Sources::stop`]: the sources are told to stop (they end on
+    /// their own, within a read's timeout; a blocked standard input is not waited
+    /// for), so nothing holds the stream's senders for ever.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A source named by one string: `KIND:TARGET?key=value&...`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSpec {

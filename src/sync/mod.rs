@@ -568,6 +568,22 @@ impl Default for LoopOptions {
     }
 }
 
+/// What the background sync knows after each round (and each second while it waits
+/// to retry), for a screen: online or not, and how many of this device's events the
+/// hub does not hold yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncHealth {
+    /// The last round reached the hub.
+    pub online: bool,
+    /// This device's events the hub has not acknowledged.
+    pub waiting: i64,
+    /// Other devices' events, orders or package facts the last round took in: a
+    /// screen showing an order should read it again.
+    pub news: bool,
+    /// Why the last round failed (empty when it did not).
+    pub problem: String,
+}
+
 /// Sync running on its own thread beside a pick session, with its own connection to
 /// the device database. The pick path never waits for it.
 pub struct Background {
@@ -584,7 +600,21 @@ impl Background {
         busy_timeout: Duration,
         device_id: Option<String>,
         options: LoopOptions,
+        status: impl Write + Send + 'static,
+    ) -> Result<Background, SyncError> {
+        Self::start_reporting(db, busy_timeout, device_id, options, status, |_| {})
+    }
+
+    /// [`Background::start`], calling `on_health` (on the sync thread) after every
+    /// round, and every second while it waits to retry, so a screen always shows
+    /// whether the hub is reachable and how many events wait.
+    pub fn start_reporting(
+        db: PathBuf,
+        busy_timeout: Duration,
+        device_id: Option<String>,
+        options: LoopOptions,
         mut status: impl Write + Send + 'static,
+        on_health: impl Fn(&SyncHealth) + Send + 'static,
     ) -> Result<Background, SyncError> {
         let mut store = Store::open(&db, busy_timeout)?;
         if let Some(id) = &device_id {
@@ -609,8 +639,15 @@ impl Background {
                             r = sync_once(&mut store, &client) => r,
                             _ = stopped.changed() => break,
                         };
+                        let mut health = SyncHealth::default();
                         let wait = match result {
                             Ok(r) => {
+                                health = SyncHealth {
+                                    online: true,
+                                    waiting: r.waiting,
+                                    news: r.received > 0 || r.orders > 0 || r.packages > 0 || r.people > 0,
+                                    problem: String::new(),
+                                };
                                 if offline {
                                     let _ = writeln!(status, "[sync] hub reachable again: queue drained ({} waiting)", r.waiting);
                                 }
@@ -632,27 +669,37 @@ impl Background {
                                     if e.is_retryable() { "offline" } else { "refused" },
                                     d.as_secs_f64()
                                 );
+                                health.waiting = waiting;
+                                health.problem = e.to_string();
                                 d
                             }
                         };
                         let _ = status.flush();
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {},
-                            _ = stopped.changed() => break,
+                        on_health(&health);
+                        // Wait, telling the screen each second how many events wait
+                        // (the station records meanwhile).
+                        let until = tokio::time::Instant::now() + wait;
+                        loop {
+                            let step = until
+                                .saturating_duration_since(tokio::time::Instant::now())
+                                .min(Duration::from_secs(1));
+                            if step.is_zero() {
+                                break;
+                            }
+                            tokio::select! {
+                                _ = tokio::time::sleep(step) => {},
+                                _ = stopped.changed() => return finish(&mut store, &client, &options, &mut status).await,
+                            }
+                            if let Ok(waiting) = store.outbox_len()
+                                && waiting != health.waiting
+                            {
+                                health.waiting = waiting;
+                                health.news = false;
+                                on_health(&health);
+                            }
                         }
                     }
-                    // One last push, bounded: picks made just before the end reach the
-                    // hub if it is there; if not they wait in the outbox.
-                    let mut report = SyncReport::default();
-                    let drained = tokio::time::timeout(
-                        options.final_drain,
-                        push_outbox(&mut store, &client, &mut report),
-                    )
-                    .await;
-                    let waiting = store.outbox_len().unwrap_or(-1);
-                    if !matches!(drained, Ok(Ok(()))) || waiting > 0 {
-                        let _ = writeln!(status, "[sync] stopped: {waiting} events wait for the hub (`tagtally sync` sends them)");
-                    }
+                    finish(&mut store, &client, &options, &mut status).await
                 });
             })
             .expect("a thread starts");
@@ -674,6 +721,26 @@ impl Background {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// One last push, bounded: picks made just before the end reach the hub if it is
+/// there; if not they wait in the outbox.
+async fn finish(
+    store: &mut Store,
+    client: &Client,
+    options: &LoopOptions,
+    status: &mut impl Write,
+) {
+    let mut report = SyncReport::default();
+    let drained =
+        tokio::time::timeout(options.final_drain, push_outbox(store, client, &mut report)).await;
+    let waiting = store.outbox_len().unwrap_or(-1);
+    if !matches!(drained, Ok(Ok(()))) || waiting > 0 {
+        let _ = writeln!(
+            status,
+            "[sync] stopped: {waiting} events wait for the hub (`tagtally sync` sends them)"
+        );
     }
 }
 

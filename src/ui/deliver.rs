@@ -222,6 +222,12 @@ pub fn answer(w: &AppWindow, a: &ShipAnswer, state: DeliveryState) {
 }
 
 /// A decision was recorded, or the delivery finished.
+/// The delivery as the background sync left it (nobody here did anything).
+pub fn refreshed(w: &AppWindow, state: DeliveryState) {
+    STATE.with(|s| s.borrow_mut().delivery = Some(state));
+    show(w);
+}
+
 pub fn updated(w: &AppWindow, state: DeliveryState) {
     let finished = state.finished.is_some();
     STATE.with(|s| {

@@ -251,6 +251,12 @@ pub fn answer(w: &AppWindow, a: &ShipAnswer, view: LoadView) {
     super::show_ship_banner(w, super::Banner::Load, a);
 }
 
+/// The load as the background sync left it (nobody here did anything).
+pub fn refreshed(w: &AppWindow, view: LoadView) {
+    STATE.with(|s| s.borrow_mut().view = Some(view));
+    show(w);
+}
+
 pub fn removed(w: &AppWindow, tag: &str, view: LoadView) {
     supervisor::close(w);
     STATE.with(|s| {

@@ -26,7 +26,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use crate::app::DEMO_TAGS;
 use crate::app::pick::Answer;
 use crate::app::ship::ShipAnswer;
-use crate::app::station::{Command, Station, Update};
+use crate::app::station::{Command, Refreshed, Station, Update};
 use crate::config::{Settings, Station as Flow};
 use crate::domain::pick::Progress;
 use crate::scan::wedge::TypedFramer;
@@ -91,6 +91,23 @@ pub struct App {
     station: Rc<Station>,
     scanners: Option<Sources>,
     _idle_timer: Option<slint::Timer>,
+    sync: Option<crate::sync::Background>,
+}
+
+impl Drop for App {
+    /// Scanners first (nothing more comes in), then the station (what was queued is
+    /// answered and recorded, then its worker ends and closes its connection; the
+    /// window's callbacks may keep the handle alive, so it is told, not dropped), then
+    /// the sync (one bounded last push of what was recorded).
+    fn drop(&mut self) {
+        if let Some(s) = self.scanners.take() {
+            s.stop();
+        }
+        self.station.shutdown();
+        if let Some(s) = self.sync.take() {
+            s.stop();
+        }
+    }
 }
 
 impl App {
@@ -162,6 +179,7 @@ impl App {
             station,
             scanners: None,
             _idle_timer: idle_timer,
+            sync: None,
         })
     }
 
@@ -198,6 +216,48 @@ impl App {
             .map_err(|e| e.to_string())?;
         self.scanners = Some(sources);
         Ok(())
+    }
+
+    /// Sync with the hub in the background when this device has joined one (`tagtally
+    /// device join`), on its own connection: other devices' picks, orders, people and
+    /// package facts arrive while the screen is open, this device's events leave as
+    /// they are recorded, and the screen always shows whether the hub answers and how
+    /// many events wait. Returns whether it started (false: not joined).
+    pub fn start_sync(&mut self, settings: &Settings) -> Result<bool, String> {
+        use crate::sync::{Background, Client, LoopOptions, SyncError};
+        let store = crate::app::open_store(settings).map_err(|e| e.to_string())?;
+        match Client::joined(&store, LoopOptions::default().timeout) {
+            Err(SyncError::NotJoined) => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+            Ok(_) => {}
+        }
+        drop(store);
+        let station = self.station.sender();
+        let weak = self.window.as_weak();
+        let sync = Background::start_reporting(
+            settings.db_path(),
+            Duration::from_millis(settings.store.busy_timeout_ms),
+            settings.device.id.clone(),
+            LoopOptions::default(),
+            std::io::stderr(),
+            move |health| {
+                if health.news {
+                    let _ = station.send(Command::Heard);
+                }
+                let health = health.clone();
+                let weak = weak.clone();
+                let _ = slint::invoke_from_event_loop(move || {
+                    if let Some(w) = weak.upgrade() {
+                        show_sync(&w, &health);
+                    }
+                });
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let app = self.window.global::<AppAdapter>();
+        app.set_sync_state("connecting".into());
+        self.sync = Some(sync);
+        Ok(true)
     }
 
     /// Show the window and run the event loop until it is closed.
@@ -452,6 +512,15 @@ thread_local! {
     static BANNER_SEQ: Cell<u64> = const { Cell::new(0) };
 }
 
+/// The hub's reachability and the events waiting for it, in the corner of every
+/// screen.
+fn show_sync(w: &AppWindow, h: &crate::sync::SyncHealth) {
+    let app = w.global::<AppAdapter>();
+    app.set_sync_state(if h.online { "online" } else { "offline" }.into());
+    app.set_sync_waiting(h.waiting.max(0) as i32);
+    app.set_sync_problem(h.problem.as_str().into());
+}
+
 /// Show one station update.
 pub fn apply(w: &AppWindow, update: Update) {
     let pick = w.global::<PickAdapter>();
@@ -493,6 +562,9 @@ pub fn apply(w: &AppWindow, update: Update) {
             show_banner(w, &answer);
         }
         Update::Progress(progress) => show_progress(&pick, &progress),
+        Update::Refreshed(Refreshed::Pick(progress)) => show_progress(&pick, &progress),
+        Update::Refreshed(Refreshed::Load(view)) => load::refreshed(w, view),
+        Update::Refreshed(Refreshed::Delivery(state)) => deliver::refreshed(w, state),
         Update::Closed => {
             pick.set_banner_visible(false);
             supervisor::close(w);

@@ -32,6 +32,10 @@ pub(super) fn delivery_loop(
             Common::Mine(c) => c,
         };
         match cmd {
+            Command::Heard => match session.follow_other_devices() {
+                Ok(()) => report(Update::Refreshed(Refreshed::Delivery(session.state()))),
+                Err(e) => report(Update::Error(e.to_string())),
+            },
             Command::Scan(scan) => match session.scan_event(&scan) {
                 Ok(mut answer) => {
                     answer.source = scan.source;

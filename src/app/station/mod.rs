@@ -90,6 +90,11 @@ pub enum Command {
         reason: String,
         supervisor: Option<Supervisor>,
     },
+    /// End the worker (`Station::shutdown`).
+    Quit,
+    /// The background sync took in something new (another device's picks, orders,
+    /// package facts): show the open order, load or delivery, or the lists, afresh.
+    Heard,
     /// Confirm the open load (refused unless loaded equals the manifest).
     ConfirmLoad { driver: Driver, vehicle: Vehicle },
     /// Open the delivery of a loaded order.
@@ -149,6 +154,14 @@ impl LoadView {
     }
 }
 
+/// The open session, read again after the background sync took something in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refreshed {
+    Pick(Progress),
+    Load(LoadView),
+    Delivery(DeliveryState),
+}
+
 /// What the station reports back.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
@@ -165,6 +178,9 @@ pub enum Update {
     },
     /// A short pick was recorded.
     Progress(Progress),
+    /// What the background sync brought, for the open order, load or delivery (no
+    /// person did anything: it does not count as activity for the idle sign-out).
+    Refreshed(Refreshed),
     /// The order, load or delivery was left.
     Closed,
     /// A scanner's status.
@@ -219,7 +235,7 @@ pub enum Update {
 /// The handle the screen keeps.
 pub struct Station {
     tx: Sender<Command>,
-    thread: Option<JoinHandle<()>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Station {
@@ -238,7 +254,17 @@ impl Station {
             .expect("a thread can be spawned");
         Station {
             tx,
-            thread: Some(thread),
+            thread: std::sync::Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Stop the worker (after what is queued before) and wait for it: its database
+    /// connection is closed when this returns. Later commands are ignored.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Command::Quit);
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = handle {
+            let _ = t.join();
         }
     }
 
@@ -256,11 +282,7 @@ impl Station {
 
 impl Drop for Station {
     fn drop(&mut self) {
-        let (dead, _) = mpsc::channel();
-        drop(std::mem::replace(&mut self.tx, dead));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.shutdown();
     }
 }
 
@@ -313,6 +335,8 @@ const SIGN_IN_FIRST: &str = "Sign in first: that scan was not recorded.";
 fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: impl Fn(Update)) {
     let mut next: Option<Command> = None;
     let mut flow = settings.device.station;
+    // The orders screen's search, to list again when the sync brings news.
+    let mut search = String::new();
     let mut gate = Gate {
         needs_sign_in: store.people().is_ok_and(|p| !p.is_empty()),
         who: None,
@@ -330,7 +354,10 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
             {
                 report(Update::SignInRefused(SIGN_IN_FIRST.into()))
             }
-            Command::ListOrders { search } => report(list(&store, search)),
+            Command::ListOrders { search: s } => {
+                search = s.clone();
+                report(list(&store, s));
+            }
             Command::ListStages => report(stages(&store)),
             Command::OpenOrder(key) => match gate.allows(Flow::Pick) {
                 Ok(()) => next = pick_loop(&mut store, &settings, &key, None, &rx, &report),
@@ -375,6 +402,11 @@ fn worker(mut store: Store, settings: Settings, rx: Receiver<Command>, report: i
                 report(stages(&store));
             }
             Command::Status(s) => report(Update::Status(s)),
+            Command::Quit => return,
+            Command::Heard => {
+                report(list(&store, search.clone()));
+                report(stages(&store));
+            }
             Command::ListPeople => {
                 let update = people(&store);
                 if let Update::People(p) = &update {
@@ -552,7 +584,10 @@ fn common(cmd: Command, store: &Store, report: &impl Fn(Update)) -> Common {
             report(Update::Closed);
             return Common::Leave(Some(Command::Flow(f)));
         }
-        c @ (Command::OpenOrder(_) | Command::OpenLoad(_) | Command::OpenDelivery(_)) => {
+        c @ (Command::OpenOrder(_)
+        | Command::OpenLoad(_)
+        | Command::OpenDelivery(_)
+        | Command::Quit) => {
             return Common::Leave(Some(c));
         }
         other => return Common::Mine(other),

@@ -61,6 +61,10 @@ pub(super) fn pick_loop(
                 }
                 Err(e) => report(not_recorded(e)),
             },
+            Command::Heard => match session.follow_other_devices() {
+                Ok(()) => report(Update::Refreshed(Refreshed::Pick(session.progress()))),
+                Err(e) => report(Update::Error(e.to_string())),
+            },
             Command::Short { line, reason } => match session.short(&line, &reason) {
                 Ok(p) => report(Update::Progress(p)),
                 Err(e) => report(Update::Error(e.to_string())),
