@@ -766,7 +766,7 @@ fn a_cancelled_order_is_not_loaded() {
     site.ok(&["import", "order", &file]);
     let err = site.fails(&["load", "SO-1002"]);
     assert!(
-        err.contains("is Cancelled") && err.contains("cannot be loaded"),
+        err.contains("is closed (Cancelled): it cannot be loaded"),
         "{err}"
     );
 }

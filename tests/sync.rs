@@ -318,3 +318,73 @@ async fn an_undo_on_one_device_while_the_hub_was_away_counts_the_same_everywhere
     );
     drop(hub);
 }
+
+/// An order the hub closes (cancelled on the hub) is refused on a device as soon as
+/// the device hears of it: a new pick session is refused, and a session already open
+/// refuses its next scan, recording nothing; the dock refuses it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_closed_on_the_hub_is_refused_on_the_device_at_once() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    let background = open(&a.path);
+    let client = Client::joined(&background, Duration::from_secs(5)).unwrap();
+    let mut background = background;
+    {
+        let mut session = tagtally::app::pick::PickSession::open(
+            &mut a.store,
+            ORDER,
+            tagtally::tag::TagParser::default(),
+            tagtally::domain::Rules::default(),
+        )
+        .unwrap();
+        let frame = |t: &str| tagtally::scan::Frame {
+            bytes: t.as_bytes().to_vec(),
+            len: t.len(),
+        };
+        assert_eq!(session.scan(&frame(T1)).unwrap().verdict, "accepted");
+        // The hub's coordinator cancels the order; the device's sync hears of it.
+        let mut hub_store = site.hub_store();
+        let mut order = hub_store.find_order(ORDER).unwrap();
+        order.status = tagtally::domain::OrderStatus("Cancelled".into());
+        hub_store.import_orders(&[order]).unwrap();
+        drop(hub_store);
+        sync::sync_once(&mut background, &client).await.unwrap();
+        let err = session.scan(&frame(T2)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "order {ORDER} is closed (the hub no longer lists it as open): it cannot be picked"
+            )
+        );
+    }
+    let events: Vec<_> = a.store.events_for_order(ORDER).unwrap();
+    assert_eq!(events.len(), 1, "the refused scan recorded nothing");
+    let err = tagtally::app::pick::PickSession::open(
+        &mut a.store,
+        ORDER,
+        tagtally::tag::TagParser::default(),
+        tagtally::domain::Rules::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("is closed") && err.contains("cannot be picked"),
+        "{err}"
+    );
+    let err = tagtally::app::ship::LoadSession::open(
+        &mut a.store,
+        &[ORDER.to_string()],
+        tagtally::tag::TagParser::default(),
+        tagtally::domain::Rules::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("is closed") && err.contains("cannot be loaded"),
+        "{err}"
+    );
+    drop(hub);
+}

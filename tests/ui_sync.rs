@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use slint::ComponentHandle;
-use support::{ORDER, Site, T1, T2, T4, TestHub};
+use support::{ORDER, Site, T1, T2, TestHub};
 use tagtally::app::station::Command;
 use tagtally::ui::headless::Headless;
-use tagtally::ui::{App, AppAdapter, PickAdapter};
+use tagtally::ui::{App, AppAdapter, OrdersAdapter, PickAdapter};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -76,6 +76,28 @@ fn the_touch_app_syncs_with_its_hub() {
     assert!(h.pump_until(WAIT, || adapter.get_sync_state() == "online"
         && adapter.get_sync_waiting() == 0));
 
+    // The coordinator cancels the order on the hub: the open order is left at once,
+    // saying why, and nothing more is recorded on it.
+    {
+        let mut hub_store = site.hub_store();
+        let mut order = hub_store.find_order(ORDER).unwrap();
+        order.status = tagtally::domain::OrderStatus("Cancelled".into());
+        hub_store.import_orders(&[order]).unwrap();
+    }
+    assert!(
+        h.pump_until(WAIT, || adapter.get_screen() == "orders"),
+        "the cancelled order is left: {}",
+        adapter.get_screen()
+    );
+    let orders = app.window.global::<OrdersAdapter>();
+    assert!(
+        h.pump_until(WAIT, || orders.get_message().contains("is closed")),
+        "{}",
+        orders.get_message()
+    );
+    app.send(Command::OpenOrder("SO-1002".into()));
+    assert!(h.pump_until(WAIT, || adapter.get_screen() == "pick"));
+
     // The hub goes away: the corner says so, and counts what waits.
     hub.stop();
     assert!(
@@ -83,9 +105,9 @@ fn the_touch_app_syncs_with_its_hub() {
         "the corner shows the hub gone: {:?}",
         adapter.get_sync_state()
     );
-    h.type_text(&format!("{T4}\n"));
+    h.type_text("1A4060300003C35000010005\n");
     assert!(
-        h.pump_until(WAIT, || pick.get_picked() == 3),
+        h.pump_until(WAIT, || pick.get_picked() == 1),
         "picking goes on offline"
     );
     assert!(

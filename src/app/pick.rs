@@ -60,9 +60,7 @@ impl<'s> PickSession<'s> {
         rules: Rules,
     ) -> Result<Self, StoreError> {
         let order = store.find_order(order)?;
-        if !order.status.is_open() {
-            return Err(StoreError::OrderClosed(order.number));
-        }
+        store.check_open(&order, "picked")?;
         let (list, state) = store.pick_list(&order)?;
         Ok(PickSession {
             store,
@@ -189,6 +187,8 @@ impl<'s> PickSession<'s> {
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
             let order = self.store.find_order(&self.list.order)?;
+            // Closed meanwhile (the hub, an import): nothing more is picked.
+            self.store.check_open(&order, "picked")?;
             let (list, state) = self.store.pick_list(&order)?;
             self.list = list;
             self.state = state;

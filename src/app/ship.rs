@@ -105,14 +105,7 @@ impl<'s> LoadSession<'s> {
             if orders.iter().any(|o| o.list.order == order.number) {
                 continue;
             }
-            if !order.status.is_open() {
-                return Err(Refusal::Closed {
-                    order: order.number,
-                    status: order.status.0,
-                    what: "loaded",
-                }
-                .into());
-            }
+            store.check_open(&order, "loaded")?;
             let o = store.load_order(&order)?;
             can_load(&o)?;
             orders.push(o);
@@ -155,6 +148,10 @@ impl<'s> LoadSession<'s> {
         if self.store.changed_elsewhere()? {
             for o in &mut self.orders {
                 let order = self.store.find_order(&o.list.order)?;
+                // Closed meanwhile (the hub, an import): nothing more is loaded.
+                if o.ship.confirmed().is_none() {
+                    self.store.check_open(&order, "loaded")?;
+                }
                 *o = self.store.load_order(&order)?;
             }
         }

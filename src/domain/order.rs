@@ -83,8 +83,11 @@ pub struct OrderStatus(pub String);
 impl OrderStatus {
     pub const CLOSED: [&'static str; 4] = ["Shipped", "Complete", "Rejected", "Cancelled"];
 
-    pub fn is_open(&self) -> bool {
-        !Self::CLOSED
+    /// A platform status that closes the order (shipped, complete, rejected,
+    /// cancelled). What decides whether an order is open is the store's
+    /// (`Store::order_open`): an import sets it from this, a hub snapshot can clear it.
+    pub fn closes_the_order(&self) -> bool {
+        Self::CLOSED
             .iter()
             .any(|c| c.eq_ignore_ascii_case(self.0.trim()))
     }
@@ -240,7 +243,7 @@ impl Order {
                         }
                     }
                 }
-                if self.status.is_open()
+                if !self.status.closes_the_order()
                     && let Some(other) = facts.held_elsewhere.get(tag)
                 {
                     errors.push(AllocationError::AllocatedToOtherOrder {
@@ -365,8 +368,8 @@ mod tests {
         let mut f = facts();
         f.held_elsewhere.insert(tag(B), "SO-0".into());
         assert_eq!(o.check_allocation(&f), vec![]);
-        assert!(!o.status.is_open());
-        assert!(OrderStatus("backorder".into()).is_open());
+        assert!(o.status.closes_the_order());
+        assert!(!OrderStatus("backorder".into()).closes_the_order());
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl LoadOrder {
 pub enum Refusal {
     #[error("order {order} is still being picked: {remaining} package(s) to pick or short")]
     PickNotComplete { order: String, remaining: usize },
-    #[error("order {order} is {status}: it cannot be {what}")]
+    #[error("order {order} is closed ({status}): it cannot be {what}")]
     Closed {
         order: String,
         status: String,

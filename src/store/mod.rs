@@ -23,6 +23,7 @@ use crate::domain::{
 use crate::tag::MetrcTag;
 
 mod durability;
+mod orders;
 mod people;
 mod ship;
 mod sync;
@@ -72,8 +73,12 @@ pub enum StoreError {
     NoSuchOrder(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("order {0} is closed (shipped, complete, rejected or cancelled) and cannot be picked")]
-    OrderClosed(String),
+    #[error("order {order} is closed ({why}): it cannot be {what}")]
+    OrderClosed {
+        order: String,
+        why: String,
+        what: &'static str,
+    },
     #[error("database {path}: {source}")]
     Sql {
         path: PathBuf,
@@ -542,7 +547,7 @@ pub(crate) fn write_order(
             order.number,
             order.short_id,
             order.status.0,
-            order.status.is_open(),
+            !order.status.closes_the_order(),
             order.buyer,
             order.buyer_license,
             order.ship_date,

@@ -778,7 +778,7 @@ impl Store {
                 .optional()
                 .map_err(err)?
                 .unwrap_or(false);
-            if open == order.status.is_open()
+            if open != order.status.closes_the_order()
                 && load_order(&tx, &path, &order.number).is_ok_and(|o| o == *order)
             {
                 continue;

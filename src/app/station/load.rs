@@ -3,7 +3,7 @@
 use std::sync::mpsc::Receiver;
 
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::*;
 
@@ -98,6 +98,9 @@ pub(super) fn load_loop(
         match cmd {
             Command::Heard => match session.follow_other_devices() {
                 Ok(()) => report(Update::Refreshed(Refreshed::Load(load_view(&session)))),
+                Err(e @ StoreError::OrderClosed { .. }) => {
+                    return closed(e, session.store(), report);
+                }
                 Err(e) => report(Update::Error(e.to_string())),
             },
             Command::Scan(scan) => match session.scan_event(&scan) {
@@ -108,6 +111,9 @@ pub(super) fn load_loop(
                         answer: Box::new(answer),
                         view: load_view(&session),
                     });
+                }
+                Err(e @ StoreError::OrderClosed { .. }) => {
+                    return closed(e, session.store(), report);
                 }
                 Err(e) => report(not_recorded(e)),
             },

@@ -595,6 +595,16 @@ fn common(cmd: Command, store: &Store, report: &impl Fn(Update)) -> Common {
     Common::Done
 }
 
+/// The open order was closed meanwhile (the hub, an import): say so once, and leave
+/// it; nothing more is recorded on it.
+fn closed(e: StoreError, store: &Store, report: &impl Fn(Update)) -> Option<Command> {
+    report(Update::Closed);
+    report(Update::Error(format!("{e}. That scan was not recorded.")));
+    report(list(store, String::new()));
+    report(stages(store));
+    None
+}
+
 fn not_recorded(e: impl fmt::Display) -> Update {
     Update::Error(format!("That scan was NOT recorded: {e}. Scan it again."))
 }

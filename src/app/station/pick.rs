@@ -59,10 +59,16 @@ pub(super) fn pick_loop(
                         progress: session.progress(),
                     });
                 }
+                Err(e @ StoreError::OrderClosed { .. }) => {
+                    return closed(e, session.store(), report);
+                }
                 Err(e) => report(not_recorded(e)),
             },
             Command::Heard => match session.follow_other_devices() {
                 Ok(()) => report(Update::Refreshed(Refreshed::Pick(session.progress()))),
+                Err(e @ StoreError::OrderClosed { .. }) => {
+                    return closed(e, session.store(), report);
+                }
                 Err(e) => report(Update::Error(e.to_string())),
             },
             Command::Short { line, reason } => match session.short(&line, &reason) {

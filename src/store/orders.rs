@@ -1,0 +1,45 @@
+//! Whether an order is open: one truth, the `orders.is_open` column. An import sets
+//! it from the platform's status (`OrderStatus::closes_the_order`); a hub snapshot
+//! clears it for an order the hub no longer lists as open, whatever its status text
+//! says. Picking and loading read it when a session opens and each time the session
+//! hears of another connection's writes.
+
+use rusqlite::OptionalExtension;
+
+use super::{Store, StoreError};
+use crate::domain::Order;
+
+impl Store {
+    /// Whether `number` is open here (false for an order this database does not hold).
+    pub fn order_open(&self, number: &str) -> Result<bool, StoreError> {
+        let err = self.err();
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT is_open FROM orders WHERE number = ?1",
+                [number],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()
+            .map_err(err)?
+            .unwrap_or(false))
+    }
+
+    /// `Ok` while `order` is open here; else the one refusal every flow gives, saying
+    /// why it is closed and that it cannot be `what` ("picked", "loaded").
+    pub fn check_open(&self, order: &Order, what: &'static str) -> Result<(), StoreError> {
+        if self.order_open(&order.number)? {
+            return Ok(());
+        }
+        let why = if order.status.closes_the_order() {
+            order.status.0.trim().to_string()
+        } else {
+            "the hub no longer lists it as open".to_string()
+        };
+        Err(StoreError::OrderClosed {
+            order: order.number.clone(),
+            why,
+            what,
+        })
+    }
+}
