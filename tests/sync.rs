@@ -388,3 +388,125 @@ async fn an_order_closed_on_the_hub_is_refused_on_the_device_at_once() {
     );
     drop(hub);
 }
+
+fn package(label: &str, modified: u32, on_hold: bool) -> Package {
+    Package {
+        label: MetrcTag::new(label).unwrap(),
+        item: "Blue Dream 3.5g".into(),
+        quantity: 1.0,
+        unit: "Each".into(),
+        batch: Some("BD-0412".into()),
+        source_batches: vec![],
+        lab_state: "TestPassed".into(),
+        on_hold,
+        on_recall: false,
+        on_investigation: false,
+        finished: false,
+        archived: None,
+        expiration: None,
+        use_by: None,
+        last_modified: format!(
+            "2026-11-27T10:{:02}:{:02}.000Z",
+            modified / 60,
+            modified % 60
+        ),
+    }
+}
+
+/// The package cursor is a change counter written with the change: a hold written
+/// after a device's pull reaches the device even when the clock stepped back (the
+/// row's import time is older than the cursor), and a reader pulling beside two
+/// writers that interleave sees every package's last state.
+#[test]
+fn the_package_cursor_misses_no_change_whatever_the_clock_or_the_interleaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let mut hub = open(&path);
+    let p = "1A4060300003C35000019001";
+    hub.import_packages(&[package(p, 1, false)]).unwrap();
+    let (first, cursor) = hub.packages_since("").unwrap();
+    assert_eq!(first.len(), 1);
+    hub.import_packages(&[package(p, 2, true)]).unwrap();
+    // The clock stepped back an hour before that write.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE packages SET imported_at = '2000-01-01T00:00:00.000Z' WHERE label = ?1",
+            [p],
+        )
+        .unwrap();
+    let (next, cursor2) = hub.packages_since(&cursor).unwrap();
+    assert_eq!(next.len(), 1, "the hold is seen");
+    assert!(next[0].on_hold);
+    assert_eq!(hub.packages_since(&cursor2).unwrap().0.len(), 0);
+    // A cursor from before the counter (a time) reads as "everything".
+    assert_eq!(
+        hub.packages_since("2026-11-27T10:00:00.000Z")
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+
+    // Two writers interleaving small imports, a reader pulling meanwhile.
+    let labels: Vec<String> = (0..40)
+        .map(|i| format!("1A4060300003C3500002{i:04}"))
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (path, labels) = (path.clone(), labels.clone());
+            std::thread::spawn(move || {
+                let mut s = open(&path);
+                for round in 1..=15u32 {
+                    for (i, l) in labels.iter().enumerate() {
+                        if i % 2 == w {
+                            s.import_packages(&[package(l, round, round % 2 == 0)])
+                                .unwrap();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let (path, done) = (path.clone(), done.clone());
+        std::thread::spawn(move || {
+            let s = open(&path);
+            let mut cursor = String::new();
+            let mut seen: std::collections::HashMap<String, String> = Default::default();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let (pkgs, c) = s.packages_since(&cursor).unwrap();
+                for p in pkgs {
+                    seen.insert(p.label.to_string(), p.last_modified);
+                }
+                cursor = c;
+                if finished {
+                    return seen;
+                }
+            }
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    let stored = hub
+        .packages(
+            &labels
+                .iter()
+                .map(|l| MetrcTag::new(l).unwrap())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    for l in &labels {
+        let want = &stored[&MetrcTag::new(l).unwrap()].last_modified;
+        assert_eq!(
+            seen.get(l),
+            Some(want),
+            "{l}: the reader missed its last change"
+        );
+    }
+}

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_sync", include_str!("migrations/0002_sync.sql")),
     ("0003_people", include_str!("migrations/0003_people.sql")),
     ("0004_ship", include_str!("migrations/0004_ship.sql")),
+    (
+        "0005_package_changes",
+        include_str!("migrations/0005_package_changes.sql"),
+    ),
 ];
 
 /// The columns [`event_row`] reads, in its order.
@@ -259,8 +263,9 @@ impl Store {
                 .prepare_cached(
                     "INSERT INTO packages (label, item, quantity, unit, batch, source_batches,
                         lab_state, on_hold, on_recall, on_investigation, finished, archived_date,
-                        expiration_date, use_by_date, last_modified, imported_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                        expiration_date, use_by_date, last_modified, imported_at, change_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                        ?17)
                      ON CONFLICT (label) DO UPDATE SET item = excluded.item,
                         quantity = excluded.quantity, unit = excluded.unit, batch = excluded.batch,
                         source_batches = excluded.source_batches, lab_state = excluded.lab_state,
@@ -269,7 +274,15 @@ impl Store {
                         archived_date = excluded.archived_date,
                         expiration_date = excluded.expiration_date,
                         use_by_date = excluded.use_by_date, last_modified = excluded.last_modified,
-                        imported_at = excluded.imported_at",
+                        imported_at = excluded.imported_at, change_seq = excluded.change_seq",
+                )
+                .map_err(err)?;
+            // The package cursor: numbered in this transaction, so in commit order.
+            let mut change: i64 = tx
+                .query_row(
+                    "SELECT value FROM counters WHERE name = 'package_change'",
+                    [],
+                    |r| r.get(0),
                 )
                 .map_err(err)?;
             for p in packages {
@@ -286,6 +299,7 @@ impl Store {
                     None => outcome.new += 1,
                 }
                 let sources = serde_json::to_string(&p.source_batches).expect("strings serialise");
+                change += 1;
                 upsert
                     .execute(params![
                         p.label.as_str(),
@@ -304,9 +318,15 @@ impl Store {
                         p.use_by.map(|d| d.to_string()),
                         p.last_modified,
                         now,
+                        change,
                     ])
                     .map_err(err)?;
             }
+            tx.execute(
+                "UPDATE counters SET value = ?1 WHERE name = 'package_change'",
+                [change],
+            )
+            .map_err(err)?;
         }
         tx.commit().map_err(err)?;
         Ok(outcome)

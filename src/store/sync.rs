@@ -609,31 +609,30 @@ impl Store {
             .collect()
     }
 
-    /// Packages imported after `since` (an `imported_at` time; "" for all), and the
-    /// cursor for the next call.
+    /// Packages written after the change `since` ("" or anything not a number, such
+    /// as a time cursor from before 0005: all), and the cursor for the next call.
     pub fn packages_since(&self, since: &str) -> Result<(Vec<Package>, String), StoreError> {
         let err = self.err();
+        let since: i64 = since.trim().parse().unwrap_or(0);
         let mut st = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {PACKAGE_COLUMNS}, imported_at FROM packages
-                 WHERE imported_at > ?1 ORDER BY imported_at"
+                "SELECT {PACKAGE_COLUMNS}, change_seq FROM packages
+                 WHERE change_seq > ?1 ORDER BY change_seq"
             ))
             .map_err(&err)?;
-        let mut cursor = since.to_string();
+        let mut cursor = since;
         let rows = st
-            .query_map([since], |r| Ok((package_row(r)?, r.get::<_, String>(15)?)))
+            .query_map([since], |r| Ok((package_row(r)?, r.get::<_, i64>(15)?)))
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
         let mut out = Vec::with_capacity(rows.len());
-        for (p, at) in rows {
+        for (p, seq) in rows {
             out.push(p.map_err(|m| self.corrupt(m))?);
-            if at > cursor {
-                cursor = at;
-            }
+            cursor = cursor.max(seq);
         }
-        Ok((out, cursor))
+        Ok((out, cursor.to_string()))
     }
 
     // ---- device: outbox ----
