@@ -510,3 +510,75 @@ fn the_package_cursor_misses_no_change_whatever_the_clock_or_the_interleaving() 
         );
     }
 }
+
+/// The verdict and its event are one transaction: while another connection holds the
+/// write lock to record T1's pick (the background sync, a second `tagtally` on the
+/// same file), a scan of T1 here waits, then sees that pick and answers
+/// already_scanned. Deciding first and appending after would accept T1 twice.
+#[test]
+fn two_connections_never_both_accept_one_tag() {
+    use tagtally::domain::{EventKind, Verdict};
+    use tagtally::store::Decided;
+    let site = Site::new();
+    let path = site.dir.path().join("device.db");
+    let mut store = open(&path);
+    tagtally::app::load_demo(&mut store).unwrap();
+    drop(store);
+    let (held, wait_held) = std::sync::mpsc::channel();
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let mut other = open(&path);
+            other.set_device_id("vault-2");
+            other
+                .decide_and_record(|_, _| -> Result<_, tagtally::store::StoreError> {
+                    held.send(()).unwrap();
+                    // Hold the lock while the other connection scans.
+                    std::thread::sleep(Duration::from_millis(800));
+                    let kind = EventKind::scan(
+                        T1.as_bytes(),
+                        24,
+                        Some(MetrcTag::new(T1).unwrap()),
+                        Verdict::Accepted {
+                            line: "1".into(),
+                            expires_in_days: None,
+                        },
+                    );
+                    Ok(Decided::one(ORDER, kind, ()))
+                })
+                .unwrap();
+        })
+    };
+    let mut store = open(&path);
+    let mut session = tagtally::app::pick::PickSession::open(
+        &mut store,
+        ORDER,
+        tagtally::tag::TagParser::default(),
+        tagtally::domain::Rules::default(),
+    )
+    .unwrap();
+    wait_held.recv().unwrap();
+    let answer = session
+        .scan(&tagtally::scan::Frame {
+            bytes: T1.as_bytes().to_vec(),
+            len: 24,
+        })
+        .unwrap();
+    writer.join().unwrap();
+    assert_eq!(answer.verdict, "already_scanned");
+    let accepted = store
+        .events_for_order(ORDER)
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Scan {
+                    verdict: Verdict::Accepted { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(accepted, 1);
+}

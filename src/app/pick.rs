@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::domain::pick::{Progress, decide};
 use crate::domain::{EventKind, PickList, PickState, Rules, Verdict};
 use crate::scan::{Frame, ScanEvent, SourceEvent};
-use crate::store::{Store, StoreError};
+use crate::store::{Decided, Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
 
 /// One open order being picked on this device.
@@ -121,15 +121,24 @@ impl<'s> PickSession<'s> {
                 EMPTY_LINE.into(),
             ));
         }
-        self.follow_other_devices()?;
-        let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
-        let verdict = decide(&self.list, &self.state, &parsed, &facts, &self.rules, today);
-        let tag = parsed.ok();
-        let event = self.store.append(
-            &self.list.order,
-            EventKind::scan(&frame.bytes, frame.len, tag.clone(), verdict.clone()),
-        )?;
+        let tag = parsed.clone().ok();
+        let (list, state, rules) = (&mut self.list, &mut self.state, &self.rules);
+        // Facts read, verdict decided and event appended under the write lock: no
+        // other connection commits in between.
+        let (events, (verdict, facts)) =
+            self.store
+                .decide_and_record(|store, changed| -> Result<_, StoreError> {
+                    if changed {
+                        reread(store, list, state)?;
+                    }
+                    let facts = facts_of(store, &parsed)?;
+                    let verdict = decide(list, state, &parsed, &facts, rules, today);
+                    let kind =
+                        EventKind::scan(&frame.bytes, frame.len, tag.clone(), verdict.clone());
+                    Ok(Decided::one(&list.order, kind, (verdict, facts)))
+                })?;
+        let event = events.into_iter().next().expect("one event was recorded");
         self.state.apply(&event);
         let item = facts.package.as_ref().map(|p| p.item.clone());
         let mut message = verdict.message();
@@ -186,12 +195,7 @@ impl<'s> PickSession<'s> {
     /// device is `already_scanned` here. One cheap check when nothing changed.
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
-            let order = self.store.find_order(&self.list.order)?;
-            // Closed meanwhile (the hub, an import): nothing more is picked.
-            self.store.check_open(&order, "picked")?;
-            let (list, state) = self.store.pick_list(&order)?;
-            self.list = list;
-            self.state = state;
+            reread(self.store, &mut self.list, &mut self.state)?;
         }
         Ok(())
     }
@@ -325,6 +329,17 @@ pub(crate) struct Parsed {
 }
 
 /// What the store knows of a parsed scan (nothing for a line that is not a tag).
+/// Read the order's list and folded state again (another connection wrote); a
+/// closed order is refused: nothing more is picked on it.
+fn reread(store: &Store, list: &mut PickList, state: &mut PickState) -> Result<(), StoreError> {
+    let order = store.find_order(&list.order)?;
+    store.check_open(&order, "picked")?;
+    let (l, s) = store.pick_list(&order)?;
+    *list = l;
+    *state = s;
+    Ok(())
+}
+
 pub(crate) fn facts_of(
     store: &Store,
     parsed: &Result<MetrcTag, NotATag>,

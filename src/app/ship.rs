@@ -17,7 +17,7 @@ use crate::domain::ship::{
 };
 use crate::domain::{Decision, Driver, Event, EventKind, PickList, Rules, Stage, Vehicle, Verdict};
 use crate::scan::{Frame, ScanEvent, SourceEvent};
-use crate::store::{Attachment, Store, StoreError};
+use crate::store::{Attachment, Decided, Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
 
 /// What one dock or hand-over scan got, ready to print (the style of the pick's
@@ -146,14 +146,7 @@ impl<'s> LoadSession<'s> {
     /// Re-read the orders when another connection wrote (sync: a late pick, an undo).
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
-            for o in &mut self.orders {
-                let order = self.store.find_order(&o.list.order)?;
-                // Closed meanwhile (the hub, an import): nothing more is loaded.
-                if o.ship.confirmed().is_none() {
-                    self.store.check_open(&order, "loaded")?;
-                }
-                *o = self.store.load_order(&order)?;
-            }
+            reread_load(self.store, &mut self.orders)?;
         }
         Ok(())
     }
@@ -187,22 +180,33 @@ impl<'s> LoadSession<'s> {
                 complete,
             ));
         }
-        self.follow_other_devices()?;
-        let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
-        let (i, verdict) = ship::decide_load(&self.orders, &parsed, &facts, &self.rules, today);
-        let order = self.orders[i].list.order.clone();
-        let tag = parsed.ok();
-        let event = self.store.append(
-            &order,
-            EventKind::scan_at(
-                Stage::Load,
-                &frame.bytes,
-                frame.len,
-                tag.clone(),
-                verdict.clone(),
-            ),
-        )?;
+        let tag = parsed.clone().ok();
+        let (orders, rules) = (&mut self.orders, &self.rules);
+        // Decided and recorded under the write lock (see `Store::decide_and_record`).
+        let (events, (i, verdict, facts)) =
+            self.store
+                .decide_and_record(|store, changed| -> Result<_, StoreError> {
+                    if changed {
+                        reread_load(store, orders)?;
+                    }
+                    let facts = facts_of(store, &parsed)?;
+                    let (i, verdict) = ship::decide_load(orders, &parsed, &facts, rules, today);
+                    let kind = EventKind::scan_at(
+                        Stage::Load,
+                        &frame.bytes,
+                        frame.len,
+                        tag.clone(),
+                        verdict.clone(),
+                    );
+                    Ok(Decided::one(
+                        &orders[i].list.order,
+                        kind,
+                        (i, verdict, facts),
+                    ))
+                })?;
+        let event = events.into_iter().next().expect("one event was recorded");
+        let order = event.order.clone();
         self.orders[i].ship.apply(&event);
         let (done, total, complete) = self.totals();
         let item = facts.package.as_ref().map(|p| p.item.clone());
@@ -372,10 +376,7 @@ impl<'s> DeliverySession<'s> {
     /// Re-read the delivery when another connection wrote (sync).
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
-            let order = self.store.find_order(&self.list.order)?;
-            let o = self.store.load_order(&order)?;
-            self.list = o.list;
-            self.ship = o.ship;
+            reread_delivery(self.store, &mut self.list, &mut self.ship)?;
         }
         Ok(())
     }
@@ -412,22 +413,29 @@ impl<'s> DeliverySession<'s> {
                 complete,
             ));
         }
-        self.follow_other_devices()?;
-        let facts = facts_of(self.store, &parsed)?;
         let today = Local::now().date_naive();
-        let verdict =
-            ship::decide_delivery(&self.list, &self.ship, &parsed, &facts, &self.rules, today);
-        let tag = parsed.ok();
-        let event = self.store.append(
-            &order,
-            EventKind::scan_at(
-                Stage::Deliver,
-                &frame.bytes,
-                frame.len,
-                tag.clone(),
-                verdict.clone(),
-            ),
-        )?;
+        let tag = parsed.clone().ok();
+        let (list, ship_state, rules) = (&mut self.list, &mut self.ship, &self.rules);
+        // Decided and recorded under the write lock (see `Store::decide_and_record`).
+        let (events, (verdict, facts)) =
+            self.store
+                .decide_and_record(|store, changed| -> Result<_, StoreError> {
+                    if changed {
+                        reread_delivery(store, list, ship_state)?;
+                    }
+                    let facts = facts_of(store, &parsed)?;
+                    let verdict =
+                        ship::decide_delivery(list, ship_state, &parsed, &facts, rules, today);
+                    let kind = EventKind::scan_at(
+                        Stage::Deliver,
+                        &frame.bytes,
+                        frame.len,
+                        tag.clone(),
+                        verdict.clone(),
+                    );
+                    Ok(Decided::one(&order, kind, (verdict, facts)))
+                })?;
+        let event = events.into_iter().next().expect("one event was recorded");
         self.ship.apply(&event);
         let item = facts.package.as_ref().map(|p| p.item.clone());
         Ok(answer(
@@ -671,5 +679,31 @@ pub fn print_delivery(s: &DeliveryState, out: &mut impl Write) -> std::io::Resul
         };
         writeln!(out, "  {}  line {}  {what}", p.tag, p.line)?;
     }
+    Ok(())
+}
+
+/// Read a load's orders again (another connection wrote); an order closed meanwhile
+/// that is not confirmed yet is refused: nothing more is loaded.
+fn reread_load(store: &Store, orders: &mut [LoadOrder]) -> Result<(), StoreError> {
+    for o in orders.iter_mut() {
+        let order = store.find_order(&o.list.order)?;
+        if o.ship.confirmed().is_none() {
+            store.check_open(&order, "loaded")?;
+        }
+        *o = store.load_order(&order)?;
+    }
+    Ok(())
+}
+
+/// Read a delivery again (another connection wrote).
+fn reread_delivery(
+    store: &Store,
+    list: &mut PickList,
+    ship_state: &mut Shipment,
+) -> Result<(), StoreError> {
+    let order = store.find_order(&list.order)?;
+    let o = store.load_order(&order)?;
+    *list = o.list;
+    *ship_state = o.ship;
     Ok(())
 }

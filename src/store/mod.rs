@@ -22,11 +22,13 @@ use crate::domain::{
 };
 use crate::tag::MetrcTag;
 
+mod decide;
 mod durability;
 mod orders;
 mod people;
 mod ship;
 mod sync;
+pub use decide::Decided;
 pub use durability::Durability;
 pub use people::{Lockout, Person, PersonRecord, SignInError};
 pub use ship::Attachment;
@@ -472,42 +474,10 @@ impl Store {
         attachments: &[Attachment],
     ) -> Result<Vec<Event>, StoreError> {
         let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let device = self.device.clone();
-        let person = self.person.clone();
+        let (device, person) = (self.device.clone(), self.person.clone());
         let tx = self.write_tx()?;
-        for a in attachments {
-            ship::put_attachment(&tx, a).map_err(err)?;
-        }
-        let last: i64 = tx
-            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events WHERE device = ?1")
-            .map_err(err)?
-            .query_row([&device], |r| r.get(0))
-            .map_err(err)?;
-        let at = now();
-        let mut out = Vec::with_capacity(events.len());
-        for (seq, (order, kind)) in (last + 1..).zip(events) {
-            for sha in kind.attachments() {
-                if !ship::has_attachment(&tx, sha).map_err(err)? {
-                    return Err(StoreError::Invalid(format!(
-                        "the {} event refers to attachment {sha}, which is not stored; nothing was recorded",
-                        kind.word()
-                    )));
-                }
-            }
-            let event = Event {
-                device: device.clone(),
-                seq,
-                at: at.clone(),
-                order,
-                person: person.clone(),
-                kind,
-            };
-            sync::insert_event(&tx, &event).map_err(err)?;
-            ship::remember_transport(&tx, &event).map_err(err)?;
-            out.push(event);
-        }
-        tx.commit().map_err(err)?;
+        let out = insert_events(&tx, &path, &device, person.as_deref(), events, attachments)?;
+        tx.commit().map_err(|e| classify(&path, e))?;
         Ok(out)
     }
 
@@ -757,6 +727,51 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
         person,
         kind,
     }))
+}
+
+/// The body of [`Store::record`], in the caller's transaction: attachments, then the
+/// events with this device's next sequence numbers, the time now and `person`.
+fn insert_events(
+    conn: &Connection,
+    path: &Path,
+    device: &str,
+    person: Option<&str>,
+    events: Vec<(String, EventKind)>,
+    attachments: &[Attachment],
+) -> Result<Vec<Event>, StoreError> {
+    let err = |e| classify(path, e);
+    for a in attachments {
+        ship::put_attachment(conn, a).map_err(err)?;
+    }
+    let last: i64 = conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM events WHERE device = ?1")
+        .map_err(err)?
+        .query_row([device], |r| r.get(0))
+        .map_err(err)?;
+    let at = now();
+    let mut out = Vec::with_capacity(events.len());
+    for (seq, (order, kind)) in (last + 1..).zip(events) {
+        for sha in kind.attachments() {
+            if !ship::has_attachment(conn, sha).map_err(err)? {
+                return Err(StoreError::Invalid(format!(
+                    "the {} event refers to attachment {sha}, which is not stored; nothing was recorded",
+                    kind.word()
+                )));
+            }
+        }
+        let event = Event {
+            device: device.to_string(),
+            seq,
+            at: at.clone(),
+            order,
+            person: person.map(str::to_string),
+            kind,
+        };
+        sync::insert_event(conn, &event).map_err(err)?;
+        ship::remember_transport(conn, &event).map_err(err)?;
+        out.push(event);
+    }
+    Ok(out)
 }
 
 fn events_for_order(conn: &Connection, path: &Path, order: &str) -> Result<Vec<Event>, StoreError> {
