@@ -668,3 +668,47 @@ fn an_error_is_printed_once() {
         );
     }
 }
+
+/// A device id set in the settings is written into a new database once; set later
+/// (after offline picks), or changed, it is refused, and nothing is lost.
+#[test]
+fn a_configured_device_id_is_fixed_in_the_database() {
+    let site = Site::demo();
+    // The demo database was made without one and has recorded nothing yet: adopted.
+    let out = site
+        .cmd(&["pick", "SO-1001", "--json"])
+        .env("TAGTALLY_DEVICE__ID", "vault-7")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{}\n", t(10001)).as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    let device: String = site.sql("SELECT device FROM events");
+    assert_eq!(device, "vault-7");
+    // Another id later: refused, saying what to do; the events are untouched.
+    let before = site.dump();
+    let out = site
+        .cmd(&["pick", "SO-1001"])
+        .env("TAGTALLY_DEVICE__ID", "vault-8")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("belongs to device \"vault-7\"")
+            && err.contains("the settings say device \"vault-8\""),
+        "{err}"
+    );
+    assert_eq!(site.dump(), before);
+    // Its own id, or none: fine.
+    site.ok(&["status", "SO-1001"]);
+}

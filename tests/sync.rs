@@ -512,8 +512,8 @@ fn the_package_cursor_misses_no_change_whatever_the_clock_or_the_interleaving() 
 }
 
 /// The verdict and its event are one transaction: while another connection holds the
-/// write lock to record T1's pick (the background sync, a second `tagtally` on the
-/// same file), a scan of T1 here waits, then sees that pick and answers
+/// write lock to record T1's pick (a second `tagtally` on the same file), a scan of
+/// T1 here waits, then sees that pick and answers
 /// already_scanned. Deciding first and appending after would accept T1 twice.
 #[test]
 fn two_connections_never_both_accept_one_tag() {
@@ -528,8 +528,8 @@ fn two_connections_never_both_accept_one_tag() {
     let writer = {
         let path = path.clone();
         std::thread::spawn(move || {
+            // A second process on the same database (same device).
             let mut other = open(&path);
-            other.set_device_id("vault-2");
             other
                 .decide_and_record(|_, _| -> Result<_, tagtally::store::StoreError> {
                     held.send(()).unwrap();
@@ -581,4 +581,95 @@ fn two_connections_never_both_accept_one_tag() {
         })
         .count();
     assert_eq!(accepted, 1);
+}
+
+/// A reinstalled device (a fresh database with the same device id and token) learns
+/// at join the last sequence number the hub holds of it, continues after it (never
+/// refused as an altered replay), and gets its own earlier events back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinstalled_device_continues_after_what_the_hub_holds() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    assert_eq!(a.pick(&[T1]), vec!["accepted"]);
+    a.sync().await.unwrap();
+    let (id, token) = (a.id(), a.token.clone());
+    drop(a);
+
+    // The handheld is wiped: a new database, the same id (from its settings).
+    let path = site.dir.path().join("vault-1-again.db");
+    let mut store = open(&path);
+    store.claim_device_id(&id).unwrap();
+    sync::join(&mut store, &hub.url(), &token, None)
+        .await
+        .unwrap();
+    assert_eq!(store.seq_floor().unwrap(), 1);
+    let client = Client::joined(&store, Duration::from_secs(5)).unwrap();
+    sync::sync_once(&mut store, &client).await.unwrap();
+    let mut again = Device {
+        store,
+        client,
+        path,
+        token,
+    };
+    // Its own earlier pick came back: T1 is already scanned here.
+    assert_eq!(again.pick(&[T1, T2]), vec!["already_scanned", "accepted"]);
+    let report = again.sync().await.unwrap();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.waiting, 0);
+    let merged = again.client.order(ORDER).await.unwrap();
+    assert_eq!(merged.progress.picked, 2);
+    assert_eq!(
+        tagtally::app::status(&again.store, ORDER).unwrap().picked,
+        2
+    );
+    let seqs: Vec<i64> = again
+        .store
+        .events_for_order(ORDER)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        vec![1, 2, 3],
+        "the old pick, then the new scans after it"
+    );
+}
+
+/// A hub restored from a backup holds fewer events than a device has read from it:
+/// the device notices, forgets that hub's cursors and acknowledgements, and pushes
+/// again what the restored hub lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_restored_from_a_backup_gets_back_what_it_lost() {
+    let site = Site::new();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    assert_eq!(a.pick(&[T1]), vec!["accepted"]);
+    a.sync().await.unwrap();
+    // The night's backup (the hub stopped, so its database file is whole).
+    let addr = hub.stop();
+    let backup = site.dir.path().join("hub-backup.db");
+    std::fs::copy(site.hub_db(), &backup).unwrap();
+    let hub = TestHub::start(&site.hub_db(), Some(addr));
+    assert_eq!(a.pick(&[T2]), vec!["accepted"]);
+    a.sync().await.unwrap();
+    assert_eq!(a.client.order(ORDER).await.unwrap().progress.picked, 2);
+
+    // The disk dies; the hub comes back from the backup, without the second pick.
+    let addr = hub.stop();
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", site.hub_db().display()));
+    }
+    std::fs::copy(&backup, site.hub_db()).unwrap();
+    let hub = TestHub::start(&site.hub_db(), Some(addr));
+    assert_eq!(a.client.order(ORDER).await.unwrap().progress.picked, 1);
+    a.sync().await.unwrap();
+    assert_eq!(
+        a.client.order(ORDER).await.unwrap().progress.picked,
+        2,
+        "the device pushed again what the restored hub lacked"
+    );
+    assert_eq!(site.hub_events(), 2);
+    drop(hub);
 }

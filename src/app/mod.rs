@@ -101,14 +101,15 @@ pub fn check_person(
     Ok(who)
 }
 
-/// Open the configured database, applying the configured device id.
+/// Open the configured database. A configured `[device] id` is written into a new
+/// database once; one that disagrees with the database's own is refused.
 pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
     let mut store = Store::open(
         &settings.db_path(),
         Duration::from_millis(settings.store.busy_timeout_ms),
     )?;
     if let Some(id) = &settings.device.id {
-        store.set_device_id(id);
+        store.claim_device_id(id)?;
     }
     Ok(store)
 }

@@ -24,6 +24,13 @@ pub struct JoinResponse {
     /// The name the device was enrolled under.
     pub name: String,
     pub device_id: String,
+    /// The last sequence number the hub holds of this device (0: none): a
+    /// reinstalled device numbers its next events after it.
+    #[serde(default)]
+    pub last_seq: i64,
+    /// The hub's instance id (made with its database).
+    #[serde(default)]
+    pub hub: String,
 }
 
 /// `GET /sync/snapshot`: the open orders and the package facts changed since a cursor.
@@ -37,6 +44,10 @@ pub struct Snapshot {
     /// as salted hashes). Empty when the hub has none: devices keep their own.
     #[serde(default)]
     pub people: Vec<PersonRecord>,
+    /// The hub's instance id: a device that meets another one at its hub's address
+    /// (restored from a backup, a new hub) pulls everything again and pushes again.
+    #[serde(default)]
+    pub hub: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -910,7 +910,9 @@ async fn join(
         inner.devices.clear();
         Ok(Json(JoinResponse {
             name: device.name,
+            last_seq: inner.store.last_seq_of(&id)?,
             device_id: id,
+            hub: inner.store.instance_id()?,
         }))
     })
     .await
@@ -944,6 +946,7 @@ async fn snapshot(
             packages,
             packages_cursor,
             people: inner.store.person_records()?,
+            hub: inner.store.instance_id()?,
         }))
     })
     .await
@@ -1064,6 +1067,9 @@ async fn report(
 struct FeedQuery {
     #[serde(default)]
     since: i64,
+    /// Also the asking device's own events (a reinstalled device restoring them).
+    #[serde(default)]
+    mine: bool,
 }
 
 async fn feed(
@@ -1073,7 +1079,12 @@ async fn feed(
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<Feed>, ApiError> {
     hub.with(move |inner, opts| {
-        let (_, f) = inner.feed(&key, q.since, device.device_id.as_deref(), &opts.rules)?;
+        let own = if q.mine {
+            None
+        } else {
+            device.device_id.as_deref()
+        };
+        let (_, f) = inner.feed(&key, q.since, own, &opts.rules)?;
         Ok(Json(f))
     })
     .await

@@ -105,7 +105,9 @@ pub fn document() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string"}}}}}},
                 "responses": with(json!({"200": ok("joined", json!({"type": "object", "properties": {
-                    "name": {"type": "string"}, "device_id": {"type": "string"}}}))}),
+                    "name": {"type": "string"}, "device_id": {"type": "string"},
+                    "last_seq": {"type": "integer", "description": "the last sequence number the hub holds of this device"},
+                    "hub": {"type": "string", "description": "the hub's instance id"}}}))}),
                     error_responses(&["400", "401", "403", "409"]))
             }},
             "/sync/snapshot": {"get": {
@@ -117,6 +119,7 @@ pub fn document() -> Value {
                         "order": {"type": "object"}, "last_event": {"type": "integer"}}}},
                     "packages": {"type": "array", "items": {"type": "object"}},
                     "packages_cursor": {"type": "string"},
+                    "hub": {"type": "string", "description": "the hub's instance id"},
                     "people": {"type": "array", "items": {"type": "object", "properties": {
                         "name": {"type": "string"}, "role": {"enum": ["picker", "loader", "driver", "supervisor"]},
                         "pin_hash": {"type": "string", "description": "salted, stretched; never the PIN"},
@@ -138,7 +141,9 @@ pub fn document() -> Value {
                 "get": {
                     "summary": format!("other devices' picks, shorts and undos after a cursor (at most {FEED_LIMIT}), with the merged state"),
                     "security": auth,
-                    "parameters": [order_param(), {"name": "since", "in": "query", "required": false, "schema": {"type": "integer"}}],
+                    "parameters": [order_param(), {"name": "since", "in": "query", "required": false, "schema": {"type": "integer"}},
+                        {"name": "mine", "in": "query", "required": false, "schema": {"type": "boolean"},
+                         "description": "also the asking device's own events (a reinstalled device restoring them)"}],
                     "responses": with(json!({"200": ok("feed", json!({"$ref": "#/components/schemas/Feed"}))}),
                         error_responses(&["401", "403", "404"]))
                 },

@@ -24,6 +24,7 @@ use crate::tag::MetrcTag;
 
 mod decide;
 mod durability;
+mod identity;
 mod orders;
 mod people;
 mod ship;
@@ -79,6 +80,15 @@ pub enum StoreError {
     NoSuchOrder(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "database {path} belongs to device {stored:?} ({recorded} of its events carry that id, or it has joined a hub as it); the settings say device {configured:?}: set [device] id (TAGTALLY_DEVICE__ID) to {stored:?} or remove it"
+    )]
+    DeviceIdMismatch {
+        path: PathBuf,
+        stored: String,
+        configured: String,
+        recorded: i64,
+    },
     #[error("order {order} is closed ({why}): it cannot be {what}")]
     OrderClosed {
         order: String,
@@ -222,7 +232,6 @@ impl Store {
         &self.device
     }
 
-    /// Use a configured device id instead of the generated one.
     /// Who is signed in (`None`: nobody, or a station without people). Every event
     /// appended from now on records it.
     pub fn set_signed_in(&mut self, person: Option<&str>) {
@@ -231,10 +240,6 @@ impl Store {
 
     pub fn signed_in(&self) -> Option<&str> {
         self.person.as_deref()
-    }
-
-    pub fn set_device_id(&mut self, id: &str) {
-        self.device = id.to_string();
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -743,8 +748,13 @@ fn insert_events(
     for a in attachments {
         ship::put_attachment(conn, a).map_err(err)?;
     }
+    // After this device's last event here, and after the last the hub holds for it
+    // (a reinstalled device continues, never reusing a number).
     let last: i64 = conn
-        .prepare_cached("SELECT coalesce(max(seq), 0) FROM events WHERE device = ?1")
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(seq) FROM events WHERE device = ?1), 0),
+                        coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'), 0))",
+        )
         .map_err(err)?
         .query_row([device], |r| r.get(0))
         .map_err(err)?;

@@ -705,8 +705,27 @@ impl Store {
                 ack.execute(params![device, s, at]).map_err(err)?;
             }
         }
+        // This device's own events come back only from before it was reinstalled
+        // (up to the floor the hub gave at join), and count as acknowledged.
+        let floor: i64 = tx
+            .query_row(
+                "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
         let mut taken = 0;
-        for e in others.iter().filter(|e| e.device != device) {
+        for e in others
+            .iter()
+            .filter(|e| e.device != device || e.seq <= floor)
+        {
+            if e.device == device {
+                tx.execute(
+                    "INSERT OR IGNORE INTO event_acks (device, seq, acked_at) VALUES (?1, ?2, ?3)",
+                    params![device, e.seq, at],
+                )
+                .map_err(err)?;
+            }
             let known: bool = tx
                 .prepare_cached("SELECT 1 FROM events WHERE device = ?1 AND seq = ?2")
                 .map_err(err)?

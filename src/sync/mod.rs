@@ -267,10 +267,15 @@ impl Client {
         .await
     }
 
-    pub async fn feed(&self, order: &str, since: i64) -> Result<Feed, SyncError> {
+    /// Events of `order` after hub event `since`; with `mine`, this device's own
+    /// too (a reinstalled device restoring them).
+    pub async fn feed(&self, order: &str, since: i64, mine: bool) -> Result<Feed, SyncError> {
         let mut url = self.url(&["orders", order, "events"]);
         url.query_pairs_mut()
             .append_pair("since", &since.to_string());
+        if mine {
+            url.query_pairs_mut().append_pair("mine", "true");
+        }
         self.call(Method::GET, url, None::<&()>).await
     }
 
@@ -370,7 +375,26 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
     let mut report = SyncReport::default();
     push_outbox(store, client, &mut report).await?;
     let since = store.meta(META_PACKAGES_CURSOR)?.unwrap_or_default();
-    let snap = client.snapshot(&since).await?;
+    let mut snap = client.snapshot(&since).await?;
+    // Another hub than before at this address (a new one), or the same one gone back
+    // in time (restored from a backup: it holds fewer events of an order than this
+    // device has read): what this device knew of its log is forgotten; everything is
+    // pushed again (the hub keeps what it has once) and pulled from the start.
+    let mut rewound = false;
+    for o in &snap.orders {
+        rewound |= store.sync_cursor(&o.order.number)? > o.last_event;
+    }
+    if rewound {
+        store.forget_hub()?;
+    }
+    if store.meet_hub(&snap.hub)? || rewound {
+        tracing::warn!(
+            hub = snap.hub,
+            "the hub is not the one this device synced with (new, or restored from a backup): pushing and pulling everything again"
+        );
+        push_outbox(store, client, &mut report).await?;
+        snap = client.snapshot("").await?;
+    }
     report.orders = snap.orders.len();
     report.packages = snap.packages.len();
     let orders: Vec<_> = snap.orders.iter().map(|o| o.order.clone()).collect();
@@ -379,10 +403,11 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
     if snap.packages_cursor != since {
         store.set_meta(&[(META_PACKAGES_CURSOR, &snap.packages_cursor)])?;
     }
+    let mine = store.lacks_own_events()?;
     for o in &snap.orders {
         let mut cursor = store.sync_cursor(&o.order.number)?;
         while cursor < o.last_event {
-            let feed = client.feed(&o.order.number, cursor).await?;
+            let feed = client.feed(&o.order.number, cursor, mine).await?;
             report.received += store.record_sync(
                 &o.order.number,
                 &[],
@@ -476,6 +501,9 @@ pub async fn join(
 ) -> Result<JoinResponse, SyncError> {
     let client = Client::with_ca(url, token, Duration::from_secs(10), ca)?;
     let r = client.join(store.device_id()).await?;
+    // A reinstalled device continues after what the hub holds of it.
+    store.raise_seq_floor(r.last_seq)?;
+    store.meet_hub(&r.hub)?;
     let base = client.base().to_string();
     let mut meta = vec![
         (META_HUB_URL, base.as_str()),
@@ -618,7 +646,7 @@ impl Background {
     ) -> Result<Background, SyncError> {
         let mut store = Store::open(&db, busy_timeout)?;
         if let Some(id) = &device_id {
-            store.set_device_id(id);
+            store.claim_device_id(id)?;
         }
         let client = Client::joined(&store, options.timeout)?;
         let (stop, mut stopped) = watch::channel(false);
