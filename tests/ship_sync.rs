@@ -114,6 +114,19 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
         r.refused.iter().any(|m| m.contains("Pia is a picker")),
         "{r:?}"
     );
+    // Retried (the background sync does every second): still refused, logged once.
+    for _ in 0..3 {
+        let r = dock.sync().await.unwrap();
+        assert_eq!(r.refused.len(), 1, "{r:?}");
+    }
+    let roles = site
+        .hub_store()
+        .security_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "role")
+        .count();
+    assert_eq!(roles, 1, "one security-log row per cause, not per retry");
 
     // The loader on a fresh dock kiosk loads and confirms; the manifest PDF (if
     // any) travels with the confirmation.

@@ -44,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_package_changes",
         include_str!("migrations/0005_package_changes.sql"),
     ),
+    (
+        "0006_security_log_once",
+        include_str!("migrations/0006_security_log_once.sql"),
+    ),
 ];
 
 /// The columns [`event_row`] reads, in its order.

@@ -378,47 +378,24 @@ impl Store {
         Ok(())
     }
 
-    /// Record a security event (its own transaction, committed before returning; inside
-    /// a group, part of the group's transaction).
+    /// Record a security event once per cause (device, kind, detail): a retried
+    /// refusal finds its row and writes none (its own transaction, committed before
+    /// returning; inside a group, part of the group's transaction).
     pub fn log_security(
         &mut self,
         device: Option<&str>,
         kind: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        tracing::warn!(target: "tagtally::security", device, kind, detail, "security event");
         let path = self.path.clone();
         let err = |e| classify(&path, e);
-        let sql = "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)";
         if self.in_group() {
             // Part of the group's transaction: durable with it.
-            self.conn
-                .execute(sql, params![now(), device, kind, detail])
-                .map_err(err)?;
-            return Ok(());
+            return log_security_in(&self.conn, device, kind, detail).map_err(err);
         }
         let tx = self.write_tx()?;
-        tx.execute(sql, params![now(), device, kind, detail])
-            .map_err(err)?;
+        log_security_in(&tx, device, kind, detail).map_err(err)?;
         tx.commit().map_err(err)
-    }
-
-    /// True when the security log already holds this entry (a retried refusal is
-    /// logged once).
-    pub fn security_logged(
-        &self,
-        device: &str,
-        kind: &str,
-        detail: &str,
-    ) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM security_log
-                 WHERE device = ?1 AND kind = ?2 AND detail = ?3)",
-                params![device, kind, detail],
-                |r| r.get(0),
-            )
-            .map_err(self.err())
     }
 
     /// The security log, oldest first: (at, device, kind, detail).
@@ -930,13 +907,23 @@ fn check_role(
     Ok(Unchecked::Allowed)
 }
 
-/// A security log row inside the caller's transaction (kept with the push).
+/// A security log row inside the caller's transaction (kept with the push), unless
+/// the log already holds this cause.
 fn log_security_in(
     conn: &rusqlite::Connection,
     device: Option<&str>,
     kind: &str,
     detail: &str,
 ) -> rusqlite::Result<()> {
+    let known: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM security_log
+             WHERE kind = ?1 AND device IS ?2 AND detail = ?3)",
+        )?
+        .query_row(params![kind, device, detail], |r| r.get(0))?;
+    if known {
+        return Ok(());
+    }
     tracing::warn!(target: "tagtally::security", device, kind, detail, "security event");
     conn.prepare_cached(
         "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)",
