@@ -106,7 +106,7 @@ impl<'s> LoadSession<'s> {
                 continue;
             }
             store.check_open(&order, "loaded")?;
-            let o = store.load_order(&order)?;
+            let o = store.shipment_of(&order)?;
             can_load(&o)?;
             orders.push(o);
         }
@@ -350,7 +350,7 @@ impl<'s> DeliverySession<'s> {
             }
             .into());
         }
-        let LoadOrder { list, ship, .. } = store.load_order(&order)?;
+        let LoadOrder { list, ship, .. } = store.shipment_of(&order)?;
         can_deliver(&list, &ship)?;
         Ok(DeliverySession {
             store,
@@ -690,7 +690,7 @@ fn reread_load(store: &Store, orders: &mut [LoadOrder]) -> Result<(), StoreError
         if o.ship.confirmed().is_none() {
             store.check_open(&order, "loaded")?;
         }
-        *o = store.load_order(&order)?;
+        *o = store.shipment_of(&order)?;
     }
     Ok(())
 }
@@ -702,7 +702,7 @@ fn reread_delivery(
     ship_state: &mut Shipment,
 ) -> Result<(), StoreError> {
     let order = store.find_order(&list.order)?;
-    let o = store.load_order(&order)?;
+    let o = store.shipment_of(&order)?;
     *list = o.list;
     *ship_state = o.ship;
     Ok(())

@@ -385,7 +385,7 @@ impl Store {
             .optional()
             .map_err(&err)?;
         let number = number.ok_or_else(|| StoreError::NoSuchOrder(key.to_string()))?;
-        load_order(&self.conn, &self.path, &number)
+        read_order(&self.conn, &self.path, &number)
     }
 
     /// Open orders, by ship date then number.
@@ -843,7 +843,7 @@ fn packages(
     Ok(out)
 }
 
-fn load_order(conn: &Connection, path: &Path, number: &str) -> Result<Order, StoreError> {
+fn read_order(conn: &Connection, path: &Path, number: &str) -> Result<Order, StoreError> {
     let err = |e| classify(path, e);
     let (short_id, status, buyer, buyer_license, ship_date, delivery_address) = conn
         .query_row(

@@ -151,7 +151,7 @@ impl Store {
 
     /// An order as the dock and the driver see it: its list, its picks and its
     /// shipment, folded from all its events.
-    pub fn load_order(&self, order: &Order) -> Result<LoadOrder, StoreError> {
+    pub fn shipment_of(&self, order: &Order) -> Result<LoadOrder, StoreError> {
         let (list, _) = self.pick_list(order)?;
         let events = self.events_for_order(&order.number)?;
         let mut pick = PickState::default();
@@ -194,7 +194,7 @@ impl Store {
                 "loaded"
             } else {
                 let order = self.find_order(&number)?;
-                let o = self.load_order(&order)?;
+                let o = self.shipment_of(&order)?;
                 if crate::domain::ship::can_load(&o).is_ok() {
                     "picked"
                 } else {

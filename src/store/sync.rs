@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use super::{
-    EVENT_COLUMNS, PACKAGE_COLUMNS, Store, StoreError, classify, event_row, load_order, now,
+    EVENT_COLUMNS, PACKAGE_COLUMNS, Store, StoreError, classify, event_row, now, read_order,
     package_row,
 };
 use crate::domain::{Event, EventKind, Order, Package};
@@ -582,7 +582,7 @@ impl Store {
     pub fn open_orders_full(&self) -> Result<Vec<Order>, StoreError> {
         self.open_orders()?
             .iter()
-            .map(|o| load_order(&self.conn, &self.path, &o.number))
+            .map(|o| read_order(&self.conn, &self.path, &o.number))
             .collect()
     }
 
@@ -774,7 +774,7 @@ impl Store {
                 .map_err(err)?
                 .unwrap_or(false);
             if open != order.status.closes_the_order()
-                && load_order(&tx, &path, &order.number).is_ok_and(|o| o == *order)
+                && read_order(&tx, &path, &order.number).is_ok_and(|o| o == *order)
             {
                 continue;
             }

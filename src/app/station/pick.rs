@@ -114,7 +114,7 @@ fn open_pick<'s>(
 /// The picked tags of `order`, the ones picked in this session last-first, then the
 /// rest in tag order.
 fn picked(store: &Store, order: &str, recent: &[String]) -> Update {
-    let load = store.find_order(order).and_then(|o| store.load_order(&o));
+    let load = store.find_order(order).and_then(|o| store.shipment_of(&o));
     match load {
         Ok(o) => {
             let mut all: Vec<(String, String)> = o
