@@ -711,4 +711,13 @@ fn a_configured_device_id_is_fixed_in_the_database() {
     assert_eq!(site.dump(), before);
     // Its own id, or none: fine.
     site.ok(&["status", "SO-1001"]);
+    // An id that could not travel safely (quotes, spaces, a path) is refused.
+    let fresh = Site::new();
+    let out = fresh
+        .cmd(&["orders"])
+        .env("TAGTALLY_DEVICE__ID", "dock \"1\"")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use 1 to 64 letters"));
 }

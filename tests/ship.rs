@@ -157,6 +157,9 @@ fn load_equals_the_manifest_before_it_can_be_confirmed() {
         "{out}"
     );
     assert_eq!(shown[1], "SO-1002: loaded 2/2  CONFIRMED", "{out}");
+    // The load id names the dock's device: two docks never share one.
+    let device: String = site.sql("SELECT value FROM meta WHERE key = 'device_id'");
+    assert!(shown[0].contains(&format!("-{device} confirmed")), "{out}");
     // Loaded once: a second load of the order is refused.
     let err = site.fails(&["load", "SO-1002"]);
     assert!(err.contains("already loaded"), "{err}");

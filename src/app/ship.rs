@@ -260,10 +260,13 @@ impl<'s> LoadSession<'s> {
         pdf: impl FnOnce(&Store, &[(String, EventKind)]) -> Result<Attachment, super::docs::DocError>,
     ) -> Result<Vec<Event>, ShipError> {
         self.follow_other_devices()?;
+        // The device's id in it: two docks confirming the same order in the same
+        // second (both offline) make two loads, never one id for both.
         let load = format!(
-            "L-{}-{}",
+            "L-{}-{}-{}",
             self.orders[0].list.order,
-            Utc::now().format("%Y%m%d%H%M%S")
+            Utc::now().format("%Y%m%d%H%M%S"),
+            self.store.device_id()
         );
         let mut events = ship::confirm_events(&self.orders, &load, driver, vehicle)?;
         // The facts may have changed since each package was scanned (a hold or recall

@@ -34,6 +34,15 @@ impl Store {
         if id.is_empty() || id == self.device {
             return Ok(());
         }
+        if id.len() > 64
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(StoreError::Invalid(format!(
+                "device id {id:?}: use 1 to 64 letters, digits, '.', '_' or '-' ([device] id)"
+            )));
+        }
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let current = self.device.clone();

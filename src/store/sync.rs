@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use super::{
-    EVENT_COLUMNS, PACKAGE_COLUMNS, Store, StoreError, classify, event_row, now, read_order,
-    package_row,
+    EVENT_COLUMNS, PACKAGE_COLUMNS, Store, StoreError, classify, event_row, now, package_row,
+    read_order,
 };
 use crate::domain::{Event, EventKind, Order, Package};
 use crate::tag::MetrcTag;
