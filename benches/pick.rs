@@ -12,7 +12,11 @@
 //!   rejected (not on the list, wrong batch, already scanned) so the order never runs
 //!   out; one in eight is an allocated tag, accepted while the order has tags left.
 //!   Every scan records one event. After criterion, 2,000 scans on a fresh database are
-//!   timed one by one and their p50, p99 and max printed to stdout.
+//!   timed one by one and their p50, p99 and max printed to stdout; then 2,000 more
+//!   with a sync writing beside them on its own connection, as hard as it can: the
+//!   hub's full package list (20,000) and batches of 2,000 other devices' events,
+//!   over and over (`beside a sync`), so the p99 shows how long a scan waits for the
+//!   sync's transactions.
 //!
 //! Run with `cargo bench --bench pick`. Databases live under Cargo's target tmp
 //! directory, on the same disk as the build, so each commit really reaches the disk.
@@ -334,10 +338,61 @@ fn scan_to_durable_verdict(c: &mut Criterion) {
     });
 }
 
-/// Time `count` scans one by one on a fresh database and print p50, p99 and max.
-fn scan_percentiles(count: usize) {
+/// Time `count` scans one by one on a fresh database and print p50, p99 and max;
+/// with `sync`, while another connection writes what a sync writes, without pause.
+fn scan_percentiles(count: usize, sync: bool) {
     let facility = Facility::new(packages(PACKAGES), ORDER_SIZE);
-    let (_dir, mut store) = picking_store(&facility);
+    let (dir, mut store) = picking_store(&facility);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let syncer = sync.then(|| {
+        let path = store.path().to_path_buf();
+        let (stop, packages, order) = (
+            stop.clone(),
+            facility.packages.clone(),
+            facility.order.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut other = Store::open(&path, BUSY_TIMEOUT).expect("a second connection");
+            let events: Vec<tagtally::domain::Event> = (0..2_000)
+                .map(|i| tagtally::domain::Event {
+                    device: "vault-2".into(),
+                    seq: i + 1,
+                    at: "2026-12-01T10:00:00.000Z".into(),
+                    order: ORDER_NUMBER.into(),
+                    person: None,
+                    kind: tagtally::domain::EventKind::scan(
+                        b"junk",
+                        4,
+                        None,
+                        tagtally::domain::Verdict::NotATag {
+                            reason: tagtally::tag::NotATag::Malformed,
+                        },
+                    ),
+                })
+                .collect();
+            let mut rounds = 0u32;
+            let mut offset = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                other
+                    .apply_hub_snapshot(std::slice::from_ref(&order), &packages)
+                    .expect("snapshot applied");
+                // New events each round (their sequence numbers move on).
+                let batch: Vec<_> = events
+                    .iter()
+                    .map(|e| tagtally::domain::Event {
+                        seq: e.seq + offset,
+                        ..e.clone()
+                    })
+                    .collect();
+                offset += batch.len() as i64;
+                other
+                    .record_sync(ORDER_NUMBER, &[], &batch, &[], offset)
+                    .expect("events taken in");
+                rounds += 1;
+            }
+            rounds
+        })
+    });
     let mut session = open_session(&mut store);
     let mut mix = ScanMix::new(&facility);
     let mut times = Vec::with_capacity(count);
@@ -348,12 +403,21 @@ fn scan_percentiles(count: usize) {
         times.push(start.elapsed());
         mix.answered(frame, &answer);
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = syncer.map(|s| s.join().expect("the sync thread ends"));
+    drop(session);
+    drop(store);
+    drop(dir);
     times.sort_unstable();
     // Nearest rank: the smallest time at or above the given share of scans.
     let rank = |p: usize| times[(count * p).div_ceil(100).max(1) - 1];
     let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let beside = match rounds {
+        Some(r) => format!(" beside a sync ({r} rounds of 20,000 packages and 2,000 events)"),
+        None => String::new(),
+    };
     println!(
-        "scan_to_durable_verdict: p50 = {:.0} us, p99 = {:.0} us, max = {:.0} us (n = {count})",
+        "scan_to_durable_verdict{beside}: p50 = {:.0} us, p99 = {:.0} us, max = {:.0} us (n = {count})",
         us(rank(50)),
         us(rank(99)),
         us(times[count - 1]),
@@ -378,6 +442,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and only checks
     // that everything runs.
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    scan_percentiles(if bench_mode { 2_000 } else { 20 });
+    scan_percentiles(if bench_mode { 2_000 } else { 20 }, false);
+    scan_percentiles(if bench_mode { 2_000 } else { 20 }, true);
     Criterion::default().configure_from_args().final_summary();
 }

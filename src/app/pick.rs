@@ -11,7 +11,7 @@ use chrono::Local;
 use serde::Serialize;
 
 use crate::domain::pick::{Progress, decide};
-use crate::domain::{EventKind, PickList, PickState, Rules, Verdict};
+use crate::domain::{Event, EventKind, Order, PickList, PickState, Rules, Verdict, fold_order};
 use crate::scan::{Frame, ScanEvent, SourceEvent};
 use crate::store::{Decided, Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
@@ -21,8 +21,7 @@ pub struct PickSession<'s> {
     store: &'s mut Store,
     parser: TagParser,
     rules: Rules,
-    list: PickList,
-    state: PickState,
+    f: Follow,
 }
 
 /// What one scan got, ready to print.
@@ -61,13 +60,12 @@ impl<'s> PickSession<'s> {
     ) -> Result<Self, StoreError> {
         let order = store.find_order(order)?;
         store.check_open(&order, "picked")?;
-        let (list, state) = store.pick_list(&order)?;
+        let f = Follow::open(store, order)?;
         Ok(PickSession {
             store,
             parser,
             rules,
-            list,
-            state,
+            f,
         })
     }
 
@@ -82,11 +80,11 @@ impl<'s> PickSession<'s> {
     }
 
     pub fn list(&self) -> &PickList {
-        &self.list
+        &self.f.list
     }
 
     pub fn progress(&self) -> Progress {
-        self.state.progress(&self.list)
+        self.f.state.progress(&self.f.list)
     }
 
     /// Check one scan from a source: [`PickSession::scan`], except that a scan the
@@ -123,23 +121,23 @@ impl<'s> PickSession<'s> {
         }
         let today = Local::now().date_naive();
         let tag = parsed.clone().ok();
-        let (list, state, rules) = (&mut self.list, &mut self.state, &self.rules);
+        let (f, rules) = (&mut self.f, &self.rules);
         // Facts read, verdict decided and event appended under the write lock: no
         // other connection commits in between.
         let (events, (verdict, facts)) =
             self.store
                 .decide_and_record(|store, changed| -> Result<_, StoreError> {
                     if changed {
-                        reread(store, list, state)?;
+                        f.catch_up(store)?;
                     }
                     let facts = facts_of(store, &parsed)?;
-                    let verdict = decide(list, state, &parsed, &facts, rules, today);
+                    let verdict = decide(&f.list, &f.state, &parsed, &facts, rules, today);
                     let kind =
                         EventKind::scan(&frame.bytes, frame.len, tag.clone(), verdict.clone());
-                    Ok(Decided::one(&list.order, kind, (verdict, facts)))
+                    Ok(Decided::one(&f.list.order, kind, (verdict, facts)))
                 })?;
         let event = events.into_iter().next().expect("one event was recorded");
-        self.state.apply(&event);
+        self.f.recorded(&event);
         let item = facts.package.as_ref().map(|p| p.item.clone());
         let mut message = verdict.message();
         if frame.overflowed() {
@@ -167,7 +165,7 @@ impl<'s> PickSession<'s> {
         seq: Option<i64>,
         message: String,
     ) -> Answer {
-        let progress = self.state.progress(&self.list);
+        let progress = self.f.state.progress(&self.f.list);
         Answer {
             input,
             input_len,
@@ -195,7 +193,7 @@ impl<'s> PickSession<'s> {
     /// device is `already_scanned` here. One cheap check when nothing changed.
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
         if self.store.changed_elsewhere()? {
-            reread(self.store, &mut self.list, &mut self.state)?;
+            self.f.catch_up(self.store)?;
         }
         Ok(())
     }
@@ -203,11 +201,11 @@ impl<'s> PickSession<'s> {
     /// Record that the rest of a line will not be picked.
     pub fn short(&mut self, line: &str, reason: &str) -> Result<Progress, PickError> {
         self.follow_other_devices()?;
-        if self.list.line(line).is_none() {
-            let known: Vec<&str> = self.list.lines.iter().map(|l| l.id.as_str()).collect();
+        if self.f.list.line(line).is_none() {
+            let known: Vec<&str> = self.f.list.lines.iter().map(|l| l.id.as_str()).collect();
             return Err(PickError::NoSuchLine {
                 line: line.into(),
-                order: self.list.order.clone(),
+                order: self.f.list.order.clone(),
                 known: known.join(", "),
             });
         }
@@ -215,13 +213,13 @@ impl<'s> PickSession<'s> {
             return Err(PickError::ReasonRequired);
         }
         let event = self.store.append(
-            &self.list.order,
+            &self.f.list.order,
             EventKind::Short {
                 line: line.into(),
                 reason: reason.trim().into(),
             },
         )?;
-        self.state.apply(&event);
+        self.f.recorded(&event);
         Ok(self.progress())
     }
 
@@ -234,24 +232,24 @@ impl<'s> PickSession<'s> {
             .parser
             .parse(tag.as_bytes())
             .map_err(|_| PickError::NotATag(tag.into()))?;
-        if !self.state.is_picked(&tag) {
+        if !self.f.state.is_picked(&tag) {
             return Err(PickError::NotPicked {
                 tag,
-                order: self.list.order.clone(),
+                order: self.f.list.order.clone(),
             });
         }
         if reason.trim().is_empty() {
             return Err(PickError::ReasonRequired);
         }
         let event = self.store.append(
-            &self.list.order,
+            &self.f.list.order,
             EventKind::Undo {
-                undoes: self.state.picks_of(&tag),
+                undoes: self.f.state.picks_of(&tag),
                 tag,
                 reason: reason.trim().into(),
             },
         )?;
-        self.state.apply(&event);
+        self.f.recorded(&event);
         Ok(self.progress())
     }
 
@@ -328,18 +326,100 @@ pub(crate) struct Parsed {
     pub empty: bool,
 }
 
-/// What the store knows of a parsed scan (nothing for a line that is not a tag).
-/// Read the order's list and folded state again (another connection wrote); a
-/// closed order is refused: nothing more is picked on it.
-fn reread(store: &Store, list: &mut PickList, state: &mut PickState) -> Result<(), StoreError> {
-    let order = store.find_order(&list.order)?;
-    store.check_open(&order, "picked")?;
-    let (l, s) = store.pick_list(&order)?;
-    *list = l;
-    *state = s;
-    Ok(())
+/// An open order's list and folded state, kept up to date with what other
+/// connections write (the background sync taking in other devices' events): new
+/// events that come after the last one folded are folded in place; one that sorts
+/// earlier, or a change of the order itself, means reading it all again.
+struct Follow {
+    order: Order,
+    list: PickList,
+    state: PickState,
+    /// The last local event id of the order read.
+    last_id: i64,
+    /// The fold key of the last event folded.
+    last_key: Option<(i64, String, i64)>,
+    /// This device's last sequence number folded (its own events are folded as they
+    /// are recorded, and skipped when read back).
+    own_seq: i64,
 }
 
+impl Follow {
+    fn open(store: &Store, order: Order) -> Result<Follow, StoreError> {
+        let (list, state) = store.pick_list(&order)?;
+        let events = store.events_for_order(&order.number)?;
+        let last_key = events.iter().map(|e| e.fold_key()).max();
+        let own_seq = events
+            .iter()
+            .filter(|e| e.device == store.device_id())
+            .map(|e| e.seq)
+            .max()
+            .unwrap_or(0);
+        Ok(Follow {
+            last_id: store.last_event_id(&order.number)?,
+            order,
+            list,
+            state,
+            last_key,
+            own_seq,
+        })
+    }
+
+    /// Take in what other connections wrote; a closed order is refused: nothing
+    /// more is picked on it.
+    fn catch_up(&mut self, store: &Store) -> Result<(), StoreError> {
+        let order = store.find_order(&self.order.number)?;
+        store.check_open(&order, "picked")?;
+        if order != self.order {
+            *self = Follow::open(store, order)?;
+            return Ok(());
+        }
+        let me = store.device_id().to_string();
+        let mut new: Vec<Event> = Vec::new();
+        loop {
+            let batch = store.order_events_after(&self.order.number, self.last_id, 10_000)?;
+            let Some(&(last, _)) = batch.last() else {
+                break;
+            };
+            self.last_id = last;
+            new.extend(
+                batch
+                    .into_iter()
+                    .map(|(_, e)| e)
+                    .filter(|e| e.device != me || e.seq > self.own_seq),
+            );
+        }
+        fold_order(&mut new);
+        let in_place = match (&self.last_key, new.first()) {
+            (Some(last), Some(first)) => first.fold_key() > *last,
+            _ => true,
+        };
+        if !in_place {
+            *self = Follow::open(store, order)?;
+            return Ok(());
+        }
+        for e in &new {
+            self.folded(e);
+        }
+        Ok(())
+    }
+
+    /// Fold one event read or recorded.
+    fn folded(&mut self, e: &Event) {
+        self.state.apply(e);
+        let key = e.fold_key();
+        if self.last_key.as_ref().is_none_or(|k| *k < key) {
+            self.last_key = Some(key);
+        }
+    }
+
+    /// This device recorded `e` (already folded in order by the caller's lock).
+    fn recorded(&mut self, e: &Event) {
+        self.folded(e);
+        self.own_seq = self.own_seq.max(e.seq);
+    }
+}
+
+/// What the store knows of a parsed scan (nothing for a line that is not a tag).
 pub(crate) fn facts_of(
     store: &Store,
     parsed: &Result<MetrcTag, NotATag>,

@@ -3,7 +3,38 @@
 //! answer), foreign keys on, and a busy timeout. A kill -9 test cannot tell FULL from
 //! OFF (the page cache survives a killed process), so this is checked directly.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
 use super::{Store, StoreError, classify};
+
+/// How many 1 ms tries a connection makes for a lock another holds (the configured
+/// `store.busy_timeout_ms`; one setting a process).
+static BUSY_TRIES: AtomicU32 = AtomicU32::new(5_000);
+
+/// Wait for a lock another connection holds by trying again every millisecond, up
+/// to `timeout`. SQLite's own busy timeout sleeps longer and longer between tries
+/// (up to 100 ms), so a scan waiting behind a sync that writes transaction after
+/// transaction could lose the race for the lock for a second or more; trying every
+/// millisecond it gets in at the first gap.
+pub(super) fn wait_for_the_lock(
+    conn: &mut rusqlite::Connection,
+    timeout: Duration,
+) -> rusqlite::Result<()> {
+    BUSY_TRIES.store(
+        u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+        Ordering::Relaxed,
+    );
+    conn.busy_handler(Some(try_again))
+}
+
+fn try_again(tries: i32) -> bool {
+    if u32::try_from(tries).unwrap_or(u32::MAX) >= BUSY_TRIES.load(Ordering::Relaxed) {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
+}
 
 /// A connection's durability settings as SQLite reports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +43,7 @@ pub struct Durability {
     /// 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
     pub synchronous: i64,
     pub foreign_keys: bool,
+    /// How long a write waits for another connection's lock (tried every 1 ms).
     pub busy_timeout_ms: i64,
 }
 
@@ -35,7 +67,7 @@ impl Store {
             },
             synchronous: int(get("synchronous")?),
             foreign_keys: int(get("foreign_keys")?) == 1,
-            busy_timeout_ms: int(get("busy_timeout")?),
+            busy_timeout_ms: i64::from(BUSY_TRIES.load(Ordering::Relaxed)),
         })
     }
 }

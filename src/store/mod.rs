@@ -163,7 +163,7 @@ impl Store {
     fn setup(&mut self, busy_timeout: Duration) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
-        self.conn.busy_timeout(busy_timeout).map_err(err)?;
+        durability::wait_for_the_lock(&mut self.conn, busy_timeout).map_err(err)?;
         let found: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))

@@ -654,9 +654,33 @@ impl Store {
     }
 
     /// Record the hub's acknowledgement of this device's events `seqs`, and take in
-    /// other devices' events of `order` that the hub sent, up to hub event `cursor`,
-    /// all in one transaction.
+    /// other devices' events of `order` that the hub sent, up to hub event `cursor`.
+    /// In transactions of at most [`SYNC_CHUNK`] events, so a scan beside never waits
+    /// long for the lock: the files first, then the events, and the acknowledgements
+    /// and the cursor with the last (cut short, the next round brings the rest again;
+    /// events already held are skipped).
     pub fn record_sync(
+        &mut self,
+        order: &str,
+        seqs: &[i64],
+        others: &[Event],
+        attachments: &[super::Attachment],
+        cursor: i64,
+    ) -> Result<usize, StoreError> {
+        let mut chunks: Vec<&[Event]> = others.chunks(SYNC_CHUNK).collect();
+        let last = chunks.pop().unwrap_or(&[]);
+        let mut taken = 0;
+        let mut files = attachments;
+        for chunk in chunks {
+            taken += self.record_sync_tx(order, &[], chunk, files, 0)?;
+            files = &[];
+            // A gap between transactions: a scan waiting for the lock gets in.
+            std::thread::sleep(SYNC_GAP);
+        }
+        Ok(taken + self.record_sync_tx(order, seqs, last, files, cursor)?)
+    }
+
+    fn record_sync_tx(
         &mut self,
         order: &str,
         seqs: &[i64],
@@ -748,12 +772,25 @@ impl Store {
         orders: &[Order],
         packages: &[Package],
     ) -> Result<(), StoreError> {
-        if !packages.is_empty() {
-            self.import_packages(packages)?;
+        // Package facts in transactions of at most SYNC_CHUNK, so a scan beside never
+        // waits long (the pull's cursor moves only after all of them).
+        for chunk in packages.chunks(SYNC_CHUNK) {
+            self.import_packages(chunk)?;
+            std::thread::sleep(SYNC_GAP);
         }
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let at = now();
+        // Unchanged orders are left alone: no write, no wake-up of a pick session.
+        // Compared before the write lock is taken, so the lock is held only to write.
+        let mut changed = Vec::new();
+        for order in orders {
+            let same = self.order_open(&order.number)? != order.status.closes_the_order()
+                && read_order(&self.conn, &path, &order.number).is_ok_and(|o| o == *order);
+            if !same {
+                changed.push(order);
+            }
+        }
         let tx = self.write_tx()?;
         let open: Vec<&str> = orders.iter().map(|o| o.number.as_str()).collect();
         tx.execute(
@@ -762,22 +799,7 @@ impl Store {
             [serde_json::to_string(&open).expect("strings serialise")],
         )
         .map_err(err)?;
-        for order in orders {
-            // Unchanged orders are left alone: no write, no wake-up of a pick session.
-            let open: bool = tx
-                .query_row(
-                    "SELECT is_open FROM orders WHERE number = ?1",
-                    [&order.number],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(err)?
-                .unwrap_or(false);
-            if open != order.status.closes_the_order()
-                && read_order(&tx, &path, &order.number).is_ok_and(|o| o == *order)
-            {
-                continue;
-            }
+        for order in changed {
             super::write_order(&tx, &path, order, &at)?;
         }
         tx.commit().map_err(err)
@@ -906,6 +928,13 @@ fn check_role(
     }
     Ok(Unchecked::Allowed)
 }
+
+/// Most events, or package facts, the sync writes in one transaction: about 10 ms of
+/// writing, the longest a scan beside it waits for the lock.
+pub const SYNC_CHUNK: usize = 250;
+
+/// The pause between the sync's transactions, for a waiting scan to take the lock.
+const SYNC_GAP: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A security log row inside the caller's transaction (kept with the push), unless
 /// the log already holds this cause.
