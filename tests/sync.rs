@@ -386,6 +386,18 @@ async fn an_order_closed_on_the_hub_is_refused_on_the_device_at_once() {
         err.contains("is closed") && err.contains("cannot be loaded"),
         "{err}"
     );
+    // The pick made before the device heard of the close reaches the hub after it:
+    // kept, and an exception for a supervisor.
+    sync::sync_once(&mut background, &client).await.unwrap();
+    let merged = client.order(ORDER).await.unwrap();
+    let late: Vec<_> = merged
+        .exceptions
+        .iter()
+        .filter(|e| e.kind == ExceptionKind::ClosedOrder)
+        .collect();
+    assert_eq!(late.len(), 1, "{:?}", merged.exceptions);
+    assert_eq!(late[0].tag.as_str(), T1);
+    assert!(late[0].message.contains("after it was closed"));
     drop(hub);
 }
 

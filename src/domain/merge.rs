@@ -59,6 +59,9 @@ pub enum ExceptionKind {
     /// Recorded on a delivery already finished (signed) on another device: it does
     /// not count.
     AfterDelivery,
+    /// Arrived at the hub after the order was closed there (cancelled, shipped...):
+    /// kept, for a supervisor to look at.
+    ClosedOrder,
 }
 
 /// The incremental merge of one order: feed events in [`fold_order`] (check each
@@ -278,7 +281,33 @@ fn message(tag: &MetrcTag, kind: &ExceptionKind, device: &str) -> String {
         ExceptionKind::AfterDelivery => format!(
             "device {device} recorded {tag} after the delivery was signed: it does not count; check with the driver"
         ),
+        ExceptionKind::ClosedOrder => format!(
+            "device {device} recorded {tag} on this order after it was closed here: check what the device did with the package"
+        ),
     }
+}
+
+/// The exception for `event`, which reached the hub after the order was closed
+/// there (`None` for an event about no package).
+pub fn closed_order(event: &Event) -> Option<Exception> {
+    let tag = match &event.kind {
+        EventKind::LoadConfirm(c) => c.tags.first(),
+        k => k.tag(),
+    }?
+    .clone();
+    let kind = ExceptionKind::ClosedOrder;
+    Some(Exception {
+        device: event.device.clone(),
+        seq: event.seq,
+        line: event
+            .kind
+            .verdict()
+            .and_then(|v| v.line())
+            .map(str::to_string),
+        message: message(&tag, &kind, &event.device),
+        tag,
+        kind,
+    })
 }
 
 #[cfg(test)]

@@ -309,6 +309,17 @@ struct Cached {
     merger: Merger,
     last_id: i64,
     today: NaiveDate,
+    /// Events that reached the hub after the order was closed here.
+    late: Vec<crate::domain::merge::Exception>,
+}
+
+impl Cached {
+    /// The merged order, with the exceptions of events that came after its close.
+    fn view(&self) -> MergedOrder {
+        let mut v = self.merger.view(&self.list);
+        v.exceptions.extend(self.late.iter().cloned());
+        v
+    }
 }
 
 impl Hub {
@@ -413,6 +424,7 @@ impl Inner {
                     merger: Merger::new(),
                     last_id: 0,
                     today,
+                    late: Vec::new(),
                 },
             );
         }
@@ -437,6 +449,15 @@ impl Inner {
             let events = self.store.events_for_order(&number)?;
             cached.merger = merge(&cached.list, &cached.packages, rules, today, &events);
         }
+        cached.late = if self.store.order_open(&number)? {
+            Vec::new()
+        } else {
+            self.store
+                .events_after_close(&number)?
+                .iter()
+                .filter_map(crate::domain::merge::closed_order)
+                .collect()
+        };
         Ok((number, cached))
     }
 
@@ -449,7 +470,7 @@ impl Inner {
         rules: &Rules,
     ) -> Result<(String, Feed), ApiError> {
         let (number, cached) = self.merged(key, rules)?;
-        let merged = cached.merger.view(&cached.list);
+        let merged = cached.view();
         let last = cached.last_id;
         let rows = self
             .store
@@ -983,7 +1004,7 @@ async fn order_state(
 ) -> Result<Json<MergedOrder>, ApiError> {
     hub.with(move |inner, opts| {
         let (_, c) = inner.merged(&key, &opts.rules)?;
-        Ok(Json(c.merger.view(&c.list)))
+        Ok(Json(c.view()))
     })
     .await
 }
@@ -1195,7 +1216,7 @@ async fn live(
     let (number, first) = hub
         .with(move |inner, opts| {
             let (number, c) = inner.merged(&key, &opts.rules)?;
-            let json = serde_json::to_string(&c.merger.view(&c.list)).expect("serialises");
+            let json = serde_json::to_string(&c.view()).expect("serialises");
             Ok((number, json))
         })
         .await?;

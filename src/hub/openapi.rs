@@ -85,7 +85,7 @@ pub fn document() -> Value {
                     "exceptions": {"type": "array", "items": {"type": "object", "properties": {
                         "device": {"type": "string"}, "seq": {"type": "integer"},
                         "tag": {"type": "string"}, "line": {"type": ["string", "null"]},
-                        "exception": {"enum": ["already_picked", "ineligible", "not_allocated", "second_load", "after_delivery"]},
+                        "exception": {"enum": ["already_picked", "ineligible", "not_allocated", "second_load", "after_delivery", "closed_order"]},
                         "message": {"type": "string"}}}},
                     "events": {"type": "integer"}}},
                 "Feed": {"type": "object", "properties": {

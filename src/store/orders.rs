@@ -57,3 +57,38 @@ impl Store {
             .map_err(self.err())
     }
 }
+
+impl Store {
+    /// The hub: events of `order` that changed something (no rejected scans) and
+    /// reached the hub after the order was closed here (received after the import
+    /// that closed it).
+    pub fn events_after_close(&self, order: &str) -> Result<Vec<crate::domain::Event>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {cols} FROM events
+                 WHERE order_number = ?1 AND (kind <> 'scan' OR verdict = 'accepted')
+                   AND EXISTS (SELECT 1 FROM hub_receipts r, orders o
+                               WHERE r.device = events.device AND r.seq = events.seq
+                                 AND o.number = events.order_number AND o.is_open = 0
+                                 AND r.received_at > o.imported_at)
+                 ORDER BY id",
+                cols = super::EVENT_COLUMNS
+            ))
+            .map_err(&err)?;
+        let rows = st
+            .query_map([order], super::event_row)
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        rows.into_iter()
+            .map(|r| {
+                r.map_err(|message| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    message,
+                })
+            })
+            .collect()
+    }
+}
