@@ -357,6 +357,8 @@ async fn an_order_closed_on_the_hub_is_refused_on_the_device_at_once() {
                 "order {ORDER} is closed (the hub no longer lists it as open): it cannot be picked"
             )
         );
+        // And again: a refusal is not used up by being given once.
+        assert!(session.scan(&frame(T4)).is_err());
     }
     let events: Vec<_> = a.store.events_for_order(ORDER).unwrap();
     assert_eq!(events.len(), 1, "the refused scan recorded nothing");
@@ -676,12 +678,14 @@ async fn a_hub_restored_from_a_backup_gets_back_what_it_lost() {
     std::fs::copy(&backup, site.hub_db()).unwrap();
     let hub = TestHub::start(&site.hub_db(), Some(addr));
     assert_eq!(a.client.order(ORDER).await.unwrap().progress.picked, 1);
+    // The device picks again before it next syncs: its push must not hide the loss.
+    assert_eq!(a.pick(&[T4]), vec!["accepted"]);
     a.sync().await.unwrap();
     assert_eq!(
         a.client.order(ORDER).await.unwrap().progress.picked,
-        2,
+        3,
         "the device pushed again what the restored hub lacked"
     );
-    assert_eq!(site.hub_events(), 2);
+    assert_eq!(site.hub_events(), 3);
     drop(hub);
 }

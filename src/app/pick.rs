@@ -15,6 +15,7 @@ use crate::domain::{Event, EventKind, Order, PickList, PickState, Rules, Verdict
 use crate::scan::{Frame, ScanEvent, SourceEvent};
 use crate::store::{Decided, Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
+use std::collections::HashSet;
 
 /// One open order being picked on this device.
 pub struct PickSession<'s> {
@@ -67,6 +68,16 @@ impl<'s> PickSession<'s> {
             rules,
             f,
         })
+    }
+
+    /// Fold what this session just recorded; read the order again if it came out of
+    /// fold order.
+    fn took(&mut self, event: &Event) -> Result<(), StoreError> {
+        self.f.recorded(event);
+        if self.f.stale {
+            self.f = Follow::open(self.store, self.f.order.clone())?;
+        }
+        Ok(())
     }
 
     /// The store, for reads beside the pick (order lists).
@@ -137,7 +148,7 @@ impl<'s> PickSession<'s> {
                     Ok(Decided::one(&f.list.order, kind, (verdict, facts)))
                 })?;
         let event = events.into_iter().next().expect("one event was recorded");
-        self.f.recorded(&event);
+        self.took(&event)?;
         let item = facts.package.as_ref().map(|p| p.item.clone());
         let mut message = verdict.message();
         if frame.overflowed() {
@@ -192,10 +203,8 @@ impl<'s> PickSession<'s> {
     /// sync: other devices' picks, the hub's allocation), so a tag picked on another
     /// device is `already_scanned` here. One cheap check when nothing changed.
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
-        if self.store.changed_elsewhere()? {
-            self.f.catch_up(self.store)?;
-        }
-        Ok(())
+        let f = &mut self.f;
+        self.store.follow_changes(|store| f.catch_up(store))
     }
 
     /// Record that the rest of a line will not be picked.
@@ -219,7 +228,7 @@ impl<'s> PickSession<'s> {
                 reason: reason.trim().into(),
             },
         )?;
-        self.f.recorded(&event);
+        self.took(&event)?;
         Ok(self.progress())
     }
 
@@ -249,7 +258,7 @@ impl<'s> PickSession<'s> {
                 reason: reason.trim().into(),
             },
         )?;
-        self.f.recorded(&event);
+        self.took(&event)?;
         Ok(self.progress())
     }
 
@@ -334,33 +343,40 @@ struct Follow {
     order: Order,
     list: PickList,
     state: PickState,
-    /// The last local event id of the order read.
+    /// The last local event id of the order folded.
     last_id: i64,
     /// The fold key of the last event folded.
     last_key: Option<(i64, String, i64)>,
-    /// This device's last sequence number folded (its own events are folded as they
-    /// are recorded, and skipped when read back).
-    own_seq: i64,
+    /// Sequence numbers this session recorded: folded as they were recorded, skipped
+    /// when read back (by number, not by a high-water mark: another process with this
+    /// device's id, or this device's own events restored from the hub, are read).
+    mine: HashSet<i64>,
+    /// This session recorded an event that sorts before one already folded: read the
+    /// order again.
+    stale: bool,
 }
 
 impl Follow {
+    /// Read the order's events in one query (one consistent snapshot), and fold them.
     fn open(store: &Store, order: Order) -> Result<Follow, StoreError> {
-        let (list, state) = store.pick_list(&order)?;
-        let events = store.events_for_order(&order.number)?;
-        let last_key = events.iter().map(|e| e.fold_key()).max();
-        let own_seq = events
-            .iter()
-            .filter(|e| e.device == store.device_id())
-            .map(|e| e.seq)
-            .max()
-            .unwrap_or(0);
+        let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+        let list = PickList::new(&order, &store.packages(&tags)?);
+        let rows = store.order_events_after(&order.number, 0, usize::MAX / 2)?;
+        let last_id = rows.last().map_or(0, |(id, _)| *id);
+        let mut events: Vec<Event> = rows.into_iter().map(|(_, e)| e).collect();
+        fold_order(&mut events);
+        let mut state = PickState::default();
+        for e in &events {
+            state.apply(e);
+        }
         Ok(Follow {
-            last_id: store.last_event_id(&order.number)?,
+            last_key: events.last().map(Event::fold_key),
+            last_id,
             order,
             list,
             state,
-            last_key,
-            own_seq,
+            mine: HashSet::new(),
+            stale: false,
         })
     }
 
@@ -369,23 +385,24 @@ impl Follow {
     fn catch_up(&mut self, store: &Store) -> Result<(), StoreError> {
         let order = store.find_order(&self.order.number)?;
         store.check_open(&order, "picked")?;
-        if order != self.order {
+        if order != self.order || self.stale {
             *self = Follow::open(store, order)?;
             return Ok(());
         }
         let me = store.device_id().to_string();
         let mut new: Vec<Event> = Vec::new();
+        let mut last_id = self.last_id;
         loop {
-            let batch = store.order_events_after(&self.order.number, self.last_id, 10_000)?;
+            let batch = store.order_events_after(&self.order.number, last_id, 10_000)?;
             let Some(&(last, _)) = batch.last() else {
                 break;
             };
-            self.last_id = last;
+            last_id = last;
             new.extend(
                 batch
                     .into_iter()
                     .map(|(_, e)| e)
-                    .filter(|e| e.device != me || e.seq > self.own_seq),
+                    .filter(|e| e.device != me || !self.mine.contains(&e.seq)),
             );
         }
         fold_order(&mut new);
@@ -398,24 +415,30 @@ impl Follow {
             return Ok(());
         }
         for e in &new {
-            self.folded(e);
+            self.fold(e);
         }
+        // Only once everything read is folded.
+        self.last_id = last_id;
         Ok(())
     }
 
-    /// Fold one event read or recorded.
-    fn folded(&mut self, e: &Event) {
+    fn fold(&mut self, e: &Event) {
         self.state.apply(e);
         let key = e.fold_key();
-        if self.last_key.as_ref().is_none_or(|k| *k < key) {
-            self.last_key = Some(key);
+        match &self.last_key {
+            Some(k) if *k >= key => {}
+            _ => self.last_key = Some(key),
         }
     }
 
-    /// This device recorded `e` (already folded in order by the caller's lock).
+    /// This session recorded `e`.
     fn recorded(&mut self, e: &Event) {
-        self.folded(e);
-        self.own_seq = self.own_seq.max(e.seq);
+        if self.last_key.as_ref().is_some_and(|k| *k > e.fold_key()) {
+            // Out of fold order (another device's clock is ahead): read it all again.
+            self.stale = true;
+        }
+        self.fold(e);
+        self.mine.insert(e.seq);
     }
 }
 

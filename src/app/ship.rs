@@ -145,10 +145,9 @@ impl<'s> LoadSession<'s> {
 
     /// Re-read the orders when another connection wrote (sync: a late pick, an undo).
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
-        if self.store.changed_elsewhere()? {
-            reread_load(self.store, &mut self.orders)?;
-        }
-        Ok(())
+        let orders = &mut self.orders;
+        self.store
+            .follow_changes(|store| reread_load(store, orders))
     }
 
     pub fn scan_event(&mut self, scan: &ScanEvent) -> Result<ShipAnswer, StoreError> {
@@ -378,10 +377,9 @@ impl<'s> DeliverySession<'s> {
 
     /// Re-read the delivery when another connection wrote (sync).
     pub fn follow_other_devices(&mut self) -> Result<(), StoreError> {
-        if self.store.changed_elsewhere()? {
-            reread_delivery(self.store, &mut self.list, &mut self.ship)?;
-        }
-        Ok(())
+        let (list, ship_state) = (&mut self.list, &mut self.ship);
+        self.store
+            .follow_changes(|store| reread_delivery(store, list, ship_state))
     }
 
     fn totals(&self) -> (usize, usize, bool) {

@@ -45,9 +45,13 @@ pub struct Snapshot {
     #[serde(default)]
     pub people: Vec<PersonRecord>,
     /// The hub's instance id: a device that meets another one at its hub's address
-    /// (restored from a backup, a new hub) pulls everything again and pushes again.
+    /// (a new hub) pulls everything again and pushes again.
     #[serde(default)]
     pub hub: String,
+    /// The last sequence number the hub holds of the asking device: below what it
+    /// acknowledged, the hub was restored from a backup.
+    #[serde(default)]
+    pub your_last_seq: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

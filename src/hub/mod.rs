@@ -947,7 +947,7 @@ struct SnapshotQuery {
 
 async fn snapshot(
     State(hub): State<Arc<Hub>>,
-    _device: Device,
+    device: Device,
     Query(q): Query<SnapshotQuery>,
 ) -> Result<Json<Snapshot>, ApiError> {
     hub.with(move |inner, _| {
@@ -968,6 +968,10 @@ async fn snapshot(
             packages_cursor,
             people: inner.store.person_records()?,
             hub: inner.store.instance_id()?,
+            your_last_seq: match device.device_id.as_deref() {
+                Some(id) => Some(inner.store.last_seq_of(id)?),
+                None => None,
+            },
         }))
     })
     .await

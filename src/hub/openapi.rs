@@ -120,6 +120,7 @@ pub fn document() -> Value {
                     "packages": {"type": "array", "items": {"type": "object"}},
                     "packages_cursor": {"type": "string"},
                     "hub": {"type": "string", "description": "the hub's instance id"},
+                    "your_last_seq": {"type": ["integer", "null"], "description": "the last sequence number the hub holds of the asking device"},
                     "people": {"type": "array", "items": {"type": "object", "properties": {
                         "name": {"type": "string"}, "role": {"enum": ["picker", "loader", "driver", "supervisor"]},
                         "pin_hash": {"type": "string", "description": "salted, stretched; never the PIN"},

@@ -39,7 +39,13 @@ impl Store {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| classify(&path, e))?;
-        let result = (|| -> Result<(Vec<Event>, T, i64), E> {
+        let (events, value, version) = {
+            // Rolled back however this block is left (an error, a panic in `decide`)
+            // unless it commits.
+            let mut guard = Rollback {
+                conn: &self.conn,
+                committed: false,
+            };
             let version = self.data_version()?;
             let changed = self.seen_version != Some(version);
             let d = decide(self, changed)?;
@@ -51,22 +57,28 @@ impl Store {
                 d.events,
                 &d.attachments,
             )?;
-            Ok((events, d.value, version))
-        })();
-        match result {
-            Ok((events, value, version)) => {
-                if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(classify(&path, e).into());
-                }
-                // What `decide` read is this connection's state from now on.
-                self.seen_version = Some(version);
-                Ok((events, value))
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(|e| classify(&path, e))?;
+            guard.committed = true;
+            (events, d.value, version)
+        };
+        // What `decide` read is this connection's state from now on.
+        self.seen_version = Some(version);
+        Ok((events, value))
+    }
+}
+
+/// Rolls the open transaction back when dropped without having committed.
+struct Rollback<'c> {
+    conn: &'c rusqlite::Connection,
+    committed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
 }

@@ -17,6 +17,7 @@ use super::{Store, StoreError, classify};
 
 const META_DEVICE: &str = "device_id";
 const META_SEQ_FLOOR: &str = "seq_floor";
+const META_RESTORE_OWN: &str = "restore_own_events";
 const META_HUB_INSTANCE: &str = "hub_instance";
 /// The hub's own instance id, in the hub's database.
 const META_INSTANCE: &str = "instance_id";
@@ -89,9 +90,18 @@ impl Store {
     /// numbered after it.
     pub fn raise_seq_floor(&mut self, last_seq: i64) -> Result<(), StoreError> {
         if last_seq > self.seq_floor()? {
-            self.set_meta(&[(META_SEQ_FLOOR, &last_seq.to_string())])?;
+            // Until the next full pull, the feed brings this device's own events too.
+            self.set_meta(&[
+                (META_SEQ_FLOOR, &last_seq.to_string()),
+                (META_RESTORE_OWN, "1"),
+            ])?;
         }
         Ok(())
+    }
+
+    /// A full pull brought this device's own earlier events back.
+    pub fn own_events_restored(&mut self) -> Result<(), StoreError> {
+        self.set_meta(&[(META_RESTORE_OWN, "0")])
     }
 
     /// The device: the hub holds fewer events of an order than this device has read
@@ -105,6 +115,17 @@ impl Store {
         tx.commit().map_err(|e| classify(&path, e))
     }
 
+    /// The device: the highest sequence number of its own the hub acknowledged.
+    pub fn last_acked_seq(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(seq), 0) FROM event_acks WHERE device = ?1",
+                [&self.device],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     /// The hub: the last sequence number it holds of `device` (0: none).
     pub fn last_seq_of(&self, device: &str) -> Result<i64, StoreError> {
         self.conn
@@ -116,22 +137,10 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// The device: whether it lacks some of its own events the hub holds (it was
-    /// reinstalled: they come back with the feed).
+    /// The device: whether it joined a hub holding events of its own it lacks (it was
+    /// reinstalled), and has not pulled them back yet.
     pub fn lacks_own_events(&self) -> Result<bool, StoreError> {
-        let floor = self.seq_floor()?;
-        if floor == 0 {
-            return Ok(false);
-        }
-        let held: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE device = ?1 AND seq <= ?2",
-                rusqlite::params![self.device, floor],
-                |r| r.get(0),
-            )
-            .map_err(self.err())?;
-        Ok(held < floor)
+        Ok(self.meta(META_RESTORE_OWN)?.as_deref() == Some("1"))
     }
 
     /// The hub: its instance id, made once when first asked for.

@@ -242,13 +242,20 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// True when another connection (the background sync taking in other devices'
-    /// picks) committed since the last call; true on the first call.
-    pub fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
+    /// When another connection (the background sync taking in other devices' picks)
+    /// committed since this one last caught up (always, the first time), run
+    /// `catch_up`; only when it succeeds is the change taken as seen, so a refusal
+    /// (an order closed meanwhile) is given again at the next call, never skipped.
+    pub fn follow_changes<E: From<StoreError>>(
+        &mut self,
+        catch_up: impl FnOnce(&Store) -> Result<(), E>,
+    ) -> Result<(), E> {
         let v = self.data_version()?;
-        let changed = self.seen_version != Some(v);
-        self.seen_version = Some(v);
-        Ok(changed)
+        if self.seen_version != Some(v) {
+            catch_up(self)?;
+            self.seen_version = Some(v);
+        }
+        Ok(())
     }
 
     /// Cap the database at `pages` pages on this connection (SQLite's
@@ -655,7 +662,7 @@ impl Store {
 
     /// Record the hub's acknowledgement of this device's events `seqs`, and take in
     /// other devices' events of `order` that the hub sent, up to hub event `cursor`.
-    /// In transactions of at most [`SYNC_CHUNK`] events, so a scan beside never waits
+    /// In transactions of at most `SYNC_CHUNK` events, so a scan beside never waits
     /// long for the lock: the files first, then the events, and the acknowledgements
     /// and the cursor with the last (cut short, the next round brings the rest again;
     /// events already held are skipped).
@@ -763,15 +770,16 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// Take the hub's open orders and package facts as they are, in one transaction.
-    /// The hub checked the allocation; a local order the hub no longer lists as open
-    /// is closed here (its events stay).
+    /// Take the hub's open orders and package facts as they are: the packages in
+    /// transactions of `SYNC_CHUNK`, the orders in one. The hub checked the
+    /// allocation; a local order the hub no longer lists as open is closed here (its
+    /// events stay). Returns how many orders changed here (written or closed).
     #[instrument(skip_all, err(level = "debug"), fields(orders = orders.len(), packages = packages.len()))]
     pub fn apply_hub_snapshot(
         &mut self,
         orders: &[Order],
         packages: &[Package],
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         // Package facts in transactions of at most SYNC_CHUNK, so a scan beside never
         // waits long (the pull's cursor moves only after all of them).
         for chunk in packages.chunks(SYNC_CHUNK) {
@@ -793,16 +801,19 @@ impl Store {
         }
         let tx = self.write_tx()?;
         let open: Vec<&str> = orders.iter().map(|o| o.number.as_str()).collect();
-        tx.execute(
-            "UPDATE orders SET is_open = 0
-             WHERE is_open = 1 AND number NOT IN (SELECT value FROM json_each(?1))",
-            [serde_json::to_string(&open).expect("strings serialise")],
-        )
-        .map_err(err)?;
+        let closed = tx
+            .execute(
+                "UPDATE orders SET is_open = 0
+                 WHERE is_open = 1 AND number NOT IN (SELECT value FROM json_each(?1))",
+                [serde_json::to_string(&open).expect("strings serialise")],
+            )
+            .map_err(err)?;
+        let written = changed.len();
         for order in changed {
             super::write_order(&tx, &path, order, &at)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        Ok(closed + written)
     }
 }
 

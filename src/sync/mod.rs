@@ -358,6 +358,8 @@ pub struct SyncReport {
     pub received: usize,
     /// Open orders on the hub.
     pub orders: usize,
+    /// Orders that changed here (new, changed or closed by the hub).
+    pub orders_changed: usize,
     /// Package facts pulled.
     pub packages: usize,
     /// Orders whose events the hub refused, with why: they stay queued.
@@ -368,19 +370,23 @@ pub struct SyncReport {
     pub people: usize,
 }
 
-/// Push the outbox (oldest first, per order), then pull orders, packages and other
-/// devices' events. Everything acknowledged is recorded as it comes, so an error
-/// part-way keeps what was done.
+/// Look at the hub (is it the one this device knows?), push the outbox (oldest
+/// first, per order), then take in orders, packages and other devices' events.
+/// Everything acknowledged is recorded as it comes, so an error part-way keeps what
+/// was done.
 pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
-    push_outbox(store, client, &mut report).await?;
     let since = store.meta(META_PACKAGES_CURSOR)?.unwrap_or_default();
     let mut snap = client.snapshot(&since).await?;
-    // Another hub than before at this address (a new one), or the same one gone back
-    // in time (restored from a backup: it holds fewer events of an order than this
-    // device has read): what this device knew of its log is forgotten; everything is
-    // pushed again (the hub keeps what it has once) and pulled from the start.
-    let mut rewound = false;
+    // Before pushing (a push would hide it): another hub than before at this address
+    // (a new one), or the same one gone back in time (restored from a backup: it
+    // holds fewer of this device's events than it acknowledged, or fewer events of an
+    // order than this device has read). What this device knew of its log is
+    // forgotten; everything is pushed again (the hub keeps what it has once) and
+    // pulled from the start.
+    let mut rewound = snap
+        .your_last_seq
+        .is_some_and(|held| held < store.last_acked_seq().unwrap_or(0));
     for o in &snap.orders {
         rewound |= store.sync_cursor(&o.order.number)? > o.last_event;
     }
@@ -392,20 +398,26 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
             hub = snap.hub,
             "the hub is not the one this device synced with (new, or restored from a backup): pushing and pulling everything again"
         );
-        push_outbox(store, client, &mut report).await?;
         snap = client.snapshot("").await?;
     }
+    push_outbox(store, client, &mut report).await?;
     report.orders = snap.orders.len();
     report.packages = snap.packages.len();
     let orders: Vec<_> = snap.orders.iter().map(|o| o.order.clone()).collect();
-    store.apply_hub_snapshot(&orders, &snap.packages)?;
+    report.orders_changed = store.apply_hub_snapshot(&orders, &snap.packages)?;
     report.people = store.apply_hub_people(&snap.people)?;
     if snap.packages_cursor != since {
         store.set_meta(&[(META_PACKAGES_CURSOR, &snap.packages_cursor)])?;
     }
+    // A reinstalled device reads each order from the start once, its own earlier
+    // events included (the push's answer above brought only others').
     let mine = store.lacks_own_events()?;
     for o in &snap.orders {
-        let mut cursor = store.sync_cursor(&o.order.number)?;
+        let mut cursor = if mine {
+            0
+        } else {
+            store.sync_cursor(&o.order.number)?
+        };
         while cursor < o.last_event {
             let feed = client.feed(&o.order.number, cursor, mine).await?;
             report.received += store.record_sync(
@@ -420,6 +432,9 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
             }
             cursor = feed.cursor;
         }
+    }
+    if mine {
+        store.own_events_restored()?;
     }
     report.waiting = store.outbox_len()?;
     Ok(report)
@@ -673,7 +688,10 @@ impl Background {
                                 health = SyncHealth {
                                     online: true,
                                     waiting: r.waiting,
-                                    news: r.received > 0 || r.orders > 0 || r.packages > 0 || r.people > 0,
+                                    news: r.received > 0
+                                        || r.orders_changed > 0
+                                        || r.packages > 0
+                                        || r.people > 0,
                                     problem: String::new(),
                                 };
                                 if offline {
