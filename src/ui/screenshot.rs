@@ -27,6 +27,7 @@ pub const SCREENS: &[&str] = &[
     "load",
     "deliver",
     "signature",
+    "offline",
 ];
 
 /// The demo tags by their last five digits: `demo_tag(10005)`.
@@ -244,6 +245,18 @@ pub fn show(headless: &Headless, app: &App, screen: &str) -> Result<(), String> 
         headless.type_text(&format!("{tag}\n"));
     };
     match screen {
+        // The corner of a joined device whose hub is gone, with three events waiting
+        // (the demo is not joined: the state the sync would report is set here).
+        "offline" => {
+            scan("1A4060300003C35000010001");
+            wait("first pick", &mut || {
+                w.global::<PickAdapter>().get_picked() == 1
+            })?;
+            w.global::<PickAdapter>().set_banner_visible(false);
+            let a = w.global::<AppAdapter>();
+            a.set_sync_state("offline".into());
+            a.set_sync_waiting(3);
+        }
         "pick" => {
             scan("1A4060300003C35000010001");
             wait("first pick", &mut || {
