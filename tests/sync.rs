@@ -689,3 +689,41 @@ async fn a_hub_restored_from_a_backup_gets_back_what_it_lost() {
     assert_eq!(site.hub_events(), 3);
     drop(hub);
 }
+
+/// The hub checks an event against the role its person had when it was recorded: a
+/// pick made while Bo was a picker is accepted after Bo became a loader (the device
+/// was offline meanwhile); one made after the change is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_is_checked_against_the_role_its_person_had_then() {
+    use tagtally::domain::people::Role;
+    let site = Site::new();
+    site.hub_store()
+        .set_person("Bo", Role::Picker, "1111")
+        .unwrap();
+    let hub = TestHub::start(&site.hub_db(), None);
+    let mut a = site.device("vault-1", &hub.url()).await;
+    a.store.set_signed_in(Some("Bo"));
+    assert_eq!(a.pick(&[T1]), vec!["accepted"]);
+    std::thread::sleep(Duration::from_millis(5));
+    // On the hub, Bo moves to the dock while the handheld is offline.
+    site.hub_store()
+        .set_person("Bo", Role::Loader, "1111")
+        .unwrap();
+    let r = a.sync().await.unwrap();
+    assert!(r.refused.is_empty(), "{r:?}");
+    assert_eq!(
+        a.client.order(ORDER).await.unwrap().progress.picked,
+        1,
+        "the pick made as a picker counts"
+    );
+    // After the change (the device has not heard of it yet): refused.
+    std::thread::sleep(Duration::from_millis(5));
+    a.store.set_signed_in(Some("Bo"));
+    assert_eq!(a.pick(&[T2]), vec!["accepted"]);
+    let r = a.sync().await.unwrap();
+    assert!(
+        r.refused.iter().any(|m| m.contains("Bo is a loader")),
+        "the pick made after the change is refused: {r:?}"
+    );
+    drop(hub);
+}

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_security_log_once",
         include_str!("migrations/0006_security_log_once.sql"),
     ),
+    (
+        "0007_role_history",
+        include_str!("migrations/0007_role_history.sql"),
+    ),
 ];
 
 /// The columns [`event_row`] reads, in its order.

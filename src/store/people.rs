@@ -208,6 +208,22 @@ impl Store {
             params![name, role.word(), stored(&new_salt(), pin), now()],
         )
         .map_err(err)?;
+        // The role from now on, if it is a new one.
+        let latest: Option<String> = tx
+            .query_row(
+                "SELECT role FROM role_history WHERE name = ?1 ORDER BY since DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        if latest.as_deref() != Some(role.word()) {
+            tx.execute(
+                "INSERT OR REPLACE INTO role_history (name, role, since) VALUES (?1, ?2, ?3)",
+                params![name, role.word(), now()],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)
     }
 

@@ -924,9 +924,24 @@ fn check_role(
     let Some(name) = &e.person else {
         return Ok(Unchecked::Nobody);
     };
+    // The role the person had when the event was recorded (by the event's time, in
+    // UTC as the history keeps it); for an event older than the history, the first
+    // role known.
+    let at = chrono::DateTime::parse_from_rfc3339(&e.at)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .unwrap_or_else(|_| e.at.clone());
     let role: Option<String> = conn
-        .prepare_cached("SELECT role FROM people WHERE name = ?1")
-        .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+        .prepare_cached(
+            "SELECT coalesce(
+                (SELECT role FROM role_history WHERE name = ?1 AND since <= ?2
+                 ORDER BY since DESC LIMIT 1),
+                (SELECT role FROM role_history WHERE name = ?1 ORDER BY since LIMIT 1),
+                (SELECT role FROM people WHERE name = ?1))",
+        )
+        .and_then(|mut st| st.query_row(params![name, at], |r| r.get(0)))
         .map_err(Err)?;
     let Some(role) = role else {
         return Ok(Unchecked::Unknown);
@@ -940,8 +955,9 @@ fn check_role(
     Ok(Unchecked::Allowed)
 }
 
-/// Most events, or package facts, the sync writes in one transaction: about 10 ms of
-/// writing, the longest a scan beside it waits for the lock.
+/// Most events, or package facts, the sync writes in one transaction: about 2 ms of
+/// writing (benches/pick imports 20,000 packages in 140 ms), the longest a scan beside
+/// it waits for the lock.
 pub const SYNC_CHUNK: usize = 250;
 
 /// The pause between the sync's transactions, for a waiting scan to take the lock.
