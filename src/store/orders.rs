@@ -44,19 +44,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// The last local event id of `order` (0: none): where a session that has read
-    /// the order's events goes on reading.
-    pub fn last_event_id(&self, order: &str) -> Result<i64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT coalesce(max(id), 0) FROM events WHERE order_number = ?1",
-                [order],
-                |r| r.get(0),
-            )
-            .map_err(self.err())
-    }
-}
 
 impl Store {
     /// The hub: events of `order` that changed something (no rejected scans) and

@@ -224,14 +224,7 @@ impl App {
     /// they are recorded, and the screen always shows whether the hub answers and how
     /// many events wait. Returns whether it started (false: not joined).
     pub fn start_sync(&mut self, settings: &Settings) -> Result<bool, String> {
-        use crate::sync::{Background, Client, LoopOptions, SyncError};
-        let store = crate::app::open_store(settings).map_err(|e| e.to_string())?;
-        match Client::joined(&store, LoopOptions::default().timeout) {
-            Err(SyncError::NotJoined) => return Ok(false),
-            Err(e) => return Err(e.to_string()),
-            Ok(_) => {}
-        }
-        drop(store);
+        use crate::sync::{Background, LoopOptions, SyncError};
         let station = self.station.sender();
         let weak = self.window.as_weak();
         let sync = Background::start_reporting(
@@ -252,8 +245,12 @@ impl App {
                     }
                 });
             },
-        )
-        .map_err(|e| e.to_string())?;
+        );
+        // Not joined: this device works alone.
+        let sync = match sync {
+            Err(SyncError::NotJoined) => return Ok(false),
+            other => other.map_err(|e| e.to_string())?,
+        };
         let app = self.window.global::<AppAdapter>();
         app.set_sync_state("connecting".into());
         self.sync = Some(sync);
