@@ -44,7 +44,6 @@ impl Store {
     }
 }
 
-
 impl Store {
     /// The hub: events of `order` that changed something (no rejected scans) and
     /// reached the hub after the order was closed here (received after the import
