@@ -1,0 +1,344 @@
+//! The command line's arguments (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tagtally",
+    version,
+    about = "Metrc tag checks for pick, load and delivery"
+)]
+pub(crate) struct Cli {
+    /// Database file (overrides the `store.path` setting).
+    #[arg(long, global = true, env = "TAGTALLY_DB")]
+    pub(crate) db: Option<PathBuf>,
+    /// Site config file (TOML), layered over the built-in defaults.
+    #[arg(long, global = true)]
+    pub(crate) config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Import Metrc packages or an order with its allocation.
+    #[command(subcommand)]
+    Import(Import),
+    /// Pick an order: read scanner lines from standard input and answer each one.
+    Pick(PickArgs),
+    /// Load picked orders onto a vehicle: read scanner lines from standard input (or
+    /// --source) and answer each; or remove a package, show the check, or confirm.
+    Load(LoadArgs),
+    /// Deliver a loaded order: read hand-over scans from standard input (or --source)
+    /// and answer each; or accept / reject a package, show the state, or finish.
+    Deliver(DeliverArgs),
+    /// The paper of a confirmed load: the Metrc transfer template (JSON body of
+    /// POST /transfers/v2/templates/outgoing) or a printable manifest PDF. Every order
+    /// of ORDER's load is a destination.
+    Manifest {
+        order: String,
+        #[arg(long, value_enum, default_value = "metrc-template")]
+        format: ManifestFormat,
+        /// Write to this file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// What came of an order: its stage, load and delivery with returns (`outcome`),
+    /// or the delivery report for the coordinator (`json` or `pdf`).
+    Report {
+        order: String,
+        #[arg(long, value_enum, default_value = "outcome")]
+        format: ReportFormat,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print each scan from the given source(s) as it arrives: source, raw bytes, tag.
+    ScanTest {
+        /// Scanner source(s), as for `pick --source` (default: standard input).
+        #[arg(long = "source", value_name = "SPEC")]
+        sources: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the serial ports and input devices that could be scanners.
+    Scanners,
+    /// Decode still images (PNG, JPEG) as camera frames: the tags found, any other
+    /// barcode as not a tag, and the decode time of each.
+    Decode {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Accept lenient [0-9A-Z]{24} tags (as `tags.lenient`).
+        #[arg(long)]
+        lenient: bool,
+        /// List every barcode in each image, not just up to the first tag.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show an order's progress per line.
+    Status {
+        order: String,
+        #[arg(long)]
+        json: bool,
+        /// Ask this hub for the merged state of all devices instead of this database.
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
+        /// Device token for --hub (default: the token this database joined with).
+        #[arg(long, env = "TAGTALLY_HUB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With --hub: print the merged state again on every change until the hub stops.
+        #[arg(long, requires = "hub")]
+        follow: bool,
+    },
+    /// Run the facility hub, or manage its devices.
+    #[command(args_conflicts_with_subcommands = true)]
+    Hub {
+        /// Address to serve on, e.g. 0.0.0.0:7878 (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: String,
+        /// Serve HTTPS with this PEM certificate chain (needs --key).
+        #[arg(long, requires = "key", value_name = "PEM")]
+        cert: Option<PathBuf>,
+        /// The PEM private key of --cert.
+        #[arg(long, requires = "cert", value_name = "PEM")]
+        key: Option<PathBuf>,
+        /// Test only: stall pushes at a point, for crash tests.
+        #[arg(long, hide = true, env = "TAGTALLY_HUB_FAULT")]
+        fault: Option<String>,
+        #[command(subcommand)]
+        command: Option<HubCommand>,
+    },
+    /// Join this device to a hub.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// People who sign in, with a role and a PIN.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Push this device's queued events to the hub and pull orders and other devices' picks.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the open orders.
+    Orders {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the touch app (station from the settings).
+    App,
+    /// Try every verdict on shipped demo data in a temporary database: the touch app
+    /// with a demo scanner panel, or the terminal version with --terminal (also used
+    /// when there is no display).
+    Demo {
+        #[arg(long)]
+        terminal: bool,
+    },
+    /// Render a screen with the demo data to a PNG, without a display.
+    Screenshot {
+        /// orders, pick, accepted, rejected or short.
+        #[arg(long, default_value = "pick")]
+        screen: String,
+        /// WIDTHxHEIGHT in pixels, e.g. 480x800 (handheld) or 1280x800 (kiosk).
+        #[arg(long, default_value = "1280x800")]
+        size: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the effective settings (all layers applied) as TOML.
+    Config,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum HubCommand {
+    /// Enrol a device; prints its token once.
+    EnrollDevice { name: String },
+    /// Revoke a device: its token is refused from now on.
+    RevokeDevice { name: String },
+    /// List enrolled devices.
+    Devices,
+    /// Print the security log (altered replays, forged and revoked tokens).
+    SecurityLog,
+    /// People who sign in on the floor (the hub hands them to its devices).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DeviceCommand {
+    /// Check TOKEN with the hub at URL and keep both in this database.
+    Join {
+        url: String,
+        token: String,
+        /// For an https hub with its own certificate: the PEM certificate to trust.
+        #[arg(long, value_name = "PEM")]
+        ca: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a person, or give one a new role and PIN (which also lifts a lock-out).
+    Add {
+        name: String,
+        /// picker, loader, driver or supervisor.
+        #[arg(long)]
+        role: String,
+        /// 4 to 8 digits.
+        #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
+        pin: String,
+    },
+    /// List the people (never their PINs).
+    List,
+    /// Check a PIN as the sign-in screen does (wrong PINs count toward a lock-out).
+    Check {
+        name: String,
+        #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
+        pin: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ManifestFormat {
+    MetrcTemplate,
+    Pdf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    Outcome,
+    Json,
+    Pdf,
+}
+
+/// Driver and vehicle of a load. A name (or plate) the dock has loaded with before
+/// needs nothing else.
+#[derive(clap::Args, Default)]
+pub(crate) struct TransportArgs {
+    #[arg(long, value_name = "NAME")]
+    pub(crate) driver: Option<String>,
+    #[arg(long, value_name = "NUMBER")]
+    pub(crate) occupational_license: Option<String>,
+    #[arg(long, value_name = "NUMBER")]
+    pub(crate) drivers_license: Option<String>,
+    #[arg(long)]
+    pub(crate) make: Option<String>,
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    #[arg(long)]
+    pub(crate) plate: Option<String>,
+}
+
+/// Who acts, on a station with people (checked like the sign-in screen).
+#[derive(clap::Args, Default)]
+pub(crate) struct WhoArgs {
+    #[arg(long, value_name = "NAME")]
+    pub(crate) person: Option<String>,
+    #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
+    pub(crate) pin: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Import {
+    /// Metrc package JSON (v1 array or v2 {"Data": [...]}).
+    Packages { file: PathBuf },
+    /// A LeafLink order (JSON) or an order CSV with header order,buyer,buyer_license,line,sku,batch,tag.
+    Order { file: PathBuf },
+}
+/// `tagtally pick`.
+#[derive(clap::Args)]
+pub(crate) struct PickArgs {
+    /// Order number or short id.
+    pub(crate) order: String,
+    /// One JSON object per answer instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Record a short pick for this line instead of scanning (needs --reason).
+    #[arg(long, value_name = "LINE", conflicts_with = "undo")]
+    pub(crate) short: Option<String>,
+    /// Take back the pick of this tag instead of scanning (needs --reason).
+    #[arg(long, value_name = "TAG")]
+    pub(crate) undo: Option<String>,
+    /// Why the line is short, or why the pick is undone.
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Scanner source(s) to read instead of standard input, e.g.
+    /// `serial:/dev/ttyACM0?baud=9600`, `hid:0c2e:0b61`, `replay:FILE` (repeatable).
+    #[arg(long = "source", value_name = "SPEC")]
+    pub(crate) sources: Vec<String>,
+    /// Sync with the joined hub in the background while picking (never blocks a scan).
+    #[arg(long)]
+    pub(crate) sync: bool,
+    #[command(flatten)]
+    pub(crate) who: WhoArgs,
+}
+
+/// `tagtally load`.
+#[derive(clap::Args)]
+pub(crate) struct LoadArgs {
+    /// Order number(s) or short id(s): several orders make one route.
+    #[arg(required = true)]
+    pub(crate) orders: Vec<String>,
+    /// One JSON object per answer instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[arg(long = "source", value_name = "SPEC")]
+    pub(crate) sources: Vec<String>,
+    /// Print loaded against the manifest (missing, extra) and stop.
+    #[arg(long, conflicts_with_all = ["remove", "confirm"])]
+    pub(crate) check: bool,
+    /// A supervisor takes this package off the shipment (needs --reason).
+    #[arg(long, value_name = "TAG", conflicts_with = "confirm")]
+    pub(crate) remove: Option<String>,
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Confirm the load (loaded must equal the manifest), with driver and vehicle.
+    #[arg(long)]
+    pub(crate) confirm: bool,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
+    #[command(flatten)]
+    pub(crate) who: WhoArgs,
+    /// Sync with the joined hub in the background meanwhile.
+    #[arg(long)]
+    pub(crate) sync: bool,
+}
+
+/// `tagtally deliver`.
+#[derive(clap::Args)]
+pub(crate) struct DeliverArgs {
+    pub(crate) order: String,
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[arg(long = "source", value_name = "SPEC")]
+    pub(crate) sources: Vec<String>,
+    /// Print per package accepted / rejected / not yet scanned and stop.
+    #[arg(long, conflicts_with_all = ["accept", "reject", "finish"])]
+    pub(crate) check: bool,
+    /// The receiver accepts this package (after a rejection, say).
+    #[arg(long, value_name = "TAG", conflicts_with_all = ["reject", "finish"])]
+    pub(crate) accept: Option<String>,
+    /// The receiver rejects this whole package (needs --reason: damaged,
+    /// wrong_item, not_ordered, failed_inspection or other with --note).
+    #[arg(long, value_name = "TAG", conflicts_with = "finish")]
+    pub(crate) reject: Option<String>,
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    /// Finish the delivery (every package accepted or rejected), signed.
+    #[arg(long, requires_all = ["receiver", "signature"])]
+    pub(crate) finish: bool,
+    /// The receiver's name.
+    #[arg(long)]
+    pub(crate) receiver: Option<String>,
+    /// The receiver's signature as a PNG image.
+    #[arg(long, value_name = "PNG")]
+    pub(crate) signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) who: WhoArgs,
+    #[arg(long)]
+    pub(crate) sync: bool,
+}
