@@ -128,7 +128,7 @@ fn other_barcode(device: &str, seq: i64, raw: &str) -> Event {
 /// store nothing. It does not prove they shared one commit (it would pass with one
 /// commit per push): the grouping itself is proved on the store thread, by the unit
 /// test `a_group_commits_once_and_answers_each_push_with_its_own_result` in
-/// `src/hub/mod.rs`.
+/// `src/hub/push.rs`.
 async fn concurrent_pushes_each_get_their_own_answer_and_refused_ones_store_nothing() {
     let site = Site::new();
     let hub = TestHub::start(&site.hub_db(), None);

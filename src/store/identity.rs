@@ -148,7 +148,7 @@ impl Store {
         if let Some(id) = self.meta(META_INSTANCE)? {
             return Ok(id);
         }
-        let id = super::sync::new_token().replace("tt_", "hub_");
+        let id = super::devices::new_token().replace("tt_", "hub_");
         let path = self.path.clone();
         let tx = self.write_tx()?;
         tx.execute(

@@ -23,17 +23,20 @@ use crate::domain::{
 use crate::tag::MetrcTag;
 
 mod decide;
+mod devices;
 mod durability;
 mod identity;
 mod orders;
 mod people;
+mod receive;
 mod ship;
 mod sync;
 pub use decide::Decided;
+pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
 pub use durability::Durability;
 pub use people::{Lockout, Person, PersonRecord, SignInError};
+pub use receive::{PushRefused, Receipt};
 pub use ship::Attachment;
-pub use sync::{DeviceError, DeviceRecord, PushRefused, Receipt, SecurityEntry, token_hash};
 
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),

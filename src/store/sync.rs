@@ -1,14 +1,12 @@
-//! The store's part of sync, for both sides: the hub's devices, receipts and security
-//! log, and the device's outbox, acknowledgements and copies of other devices' events.
-//!
-//! Events pushed to the hub go into the same `events` table as a device's own, with
-//! the pushing device's id and sequence number: `UNIQUE (device, seq)` makes a resend
-//! a no-op, and a resend with different contents is found and refused here.
+//! The store's part of sync, for both sides: what the hub reads for devices (an
+//! order's events after a cursor, the feed of other devices' events, the open orders
+//! and changed packages of a snapshot), and the device's outbox, acknowledgements and
+//! copies of other devices' events. The hub's devices and security log are in
+//! [`super::devices`], what it makes of a push in [`super::receive`].
 
 use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, params};
-use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use super::{
@@ -17,91 +15,6 @@ use super::{
 };
 use crate::domain::{Event, EventKind, Order, Package};
 use crate::tag::MetrcTag;
-
-/// An enrolled device, as the hub knows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct DeviceRecord {
-    pub name: String,
-    /// The id its events carry; `None` until it joins.
-    pub device_id: Option<String>,
-    pub enrolled_at: String,
-    pub revoked_at: Option<String>,
-}
-
-impl DeviceRecord {
-    pub fn is_revoked(&self) -> bool {
-        self.revoked_at.is_some()
-    }
-}
-
-/// What the hub made of one push.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Receipt {
-    /// Sequence numbers now held by the hub (new and already held), in push order.
-    pub acked: Vec<i64>,
-    pub new: usize,
-    pub duplicates: usize,
-}
-
-/// Why a push was refused. Nothing of it was stored.
-#[derive(Debug, thiserror::Error)]
-pub enum PushRefused {
-    #[error(
-        "event {device}/{seq} was already received with different contents: refused, and logged as a security event"
-    )]
-    Altered { device: String, seq: i64 },
-    /// An event refers to a file the push did not bring and the hub does not hold.
-    #[error(
-        "event {device}/{seq} refers to attachment {sha256}, which was not sent: nothing of the push was stored"
-    )]
-    MissingAttachment {
-        device: String,
-        seq: i64,
-        sha256: String,
-    },
-    /// On a hub with people: the event's person is unknown or may not do this.
-    #[error("event {device}/{seq} ({kind}): {why}")]
-    Role {
-        device: String,
-        seq: i64,
-        kind: &'static str,
-        why: String,
-    },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Why a device could not be bound to its token.
-#[derive(Debug, thiserror::Error)]
-pub enum DeviceError {
-    #[error("no device named {0:?} is enrolled (`tagtally hub devices` lists them)")]
-    Unknown(String),
-    #[error("a device named {0:?} is already enrolled; revoke it or choose another name")]
-    Exists(String),
-    #[error("device {name:?} already joined as {bound}; enrol a new device for a second database")]
-    AlreadyBound { name: String, bound: String },
-    #[error("device id {0} is already joined under another name")]
-    IdTaken(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// The hex SHA-256 of a token: all the hub keeps of it.
-pub fn token_hash(token: &str) -> String {
-    let d = Sha256::digest(token.trim().as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A new random device token (32 bytes from the OS, hex).
-pub fn new_token() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .expect("/dev/urandom is readable");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("tt_{hex}")
-}
 
 /// Insert one event as it is, with its own device, sequence and time.
 pub(super) fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Result<i64> {
@@ -267,252 +180,7 @@ impl Store {
             .map_err(self.err())
     }
 
-    // ---- hub: devices ----
-
-    /// Enrol a device under `name`; returns its token, shown once and kept only hashed.
-    #[instrument(skip_all, err(level = "debug"), fields(name))]
-    pub fn enroll_device(&mut self, name: &str) -> Result<String, DeviceError> {
-        let token = new_token();
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        let exists: bool = tx
-            .query_row("SELECT 1 FROM hub_devices WHERE name = ?1", [name], |_| {
-                Ok(true)
-            })
-            .optional()
-            .map_err(err)?
-            .unwrap_or(false);
-        if exists {
-            return Err(DeviceError::Exists(name.into()));
-        }
-        tx.execute(
-            "INSERT INTO hub_devices (name, token_hash, enrolled_at) VALUES (?1, ?2, ?3)",
-            params![name, token_hash(&token), now()],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(token)
-    }
-
-    /// Revoke a device: its token is refused from the next request on.
-    pub fn revoke_device(&mut self, name: &str) -> Result<(), DeviceError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        let n = tx
-            .execute(
-                "UPDATE hub_devices SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
-                params![name, now()],
-            )
-            .map_err(err)?;
-        if n == 0 {
-            return Err(DeviceError::Unknown(name.into()));
-        }
-        tx.commit().map_err(err)?;
-        Ok(())
-    }
-
-    pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        let err = self.err();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT name, device_id, enrolled_at, revoked_at FROM hub_devices ORDER BY name",
-            )
-            .map_err(&err)?;
-        st.query_map([], device_row)
-            .map_err(&err)?
-            .collect::<Result<_, _>>()
-            .map_err(&err)
-    }
-
-    /// The device holding `token`, revoked or not.
-    pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceRecord>, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT name, device_id, enrolled_at, revoked_at FROM hub_devices
-                 WHERE token_hash = ?1",
-            )
-            .map_err(self.err())?
-            .query_row([token_hash(token)], device_row)
-            .optional()
-            .map_err(self.err())
-    }
-
-    /// Bind an enrolled device to the id its events carry (idempotent).
-    pub fn bind_device(&mut self, name: &str, device_id: &str) -> Result<(), DeviceError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        let bound: Option<Option<String>> = tx
-            .query_row(
-                "SELECT device_id FROM hub_devices WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)?;
-        match bound {
-            None => return Err(DeviceError::Unknown(name.into())),
-            Some(Some(b)) if b == device_id => return Ok(()),
-            Some(Some(b)) => {
-                return Err(DeviceError::AlreadyBound {
-                    name: name.into(),
-                    bound: b,
-                });
-            }
-            Some(None) => {}
-        }
-        let taken: bool = tx
-            .query_row(
-                "SELECT 1 FROM hub_devices WHERE device_id = ?1",
-                [device_id],
-                |_| Ok(true),
-            )
-            .optional()
-            .map_err(err)?
-            .unwrap_or(false);
-        if taken {
-            return Err(DeviceError::IdTaken(device_id.into()));
-        }
-        tx.execute(
-            "UPDATE hub_devices SET device_id = ?2 WHERE name = ?1",
-            params![name, device_id],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(())
-    }
-
-    /// Record a security event once per cause (device, kind, detail): a retried
-    /// refusal finds its row and writes none (its own transaction, committed before
-    /// returning; inside a group, part of the group's transaction).
-    pub fn log_security(
-        &mut self,
-        device: Option<&str>,
-        kind: &str,
-        detail: &str,
-    ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        if self.in_group() {
-            // Part of the group's transaction: durable with it.
-            return log_security_in(&self.conn, device, kind, detail).map_err(err);
-        }
-        let tx = self.write_tx()?;
-        log_security_in(&tx, device, kind, detail).map_err(err)?;
-        tx.commit().map_err(err)
-    }
-
-    /// The security log, oldest first: (at, device, kind, detail).
-    pub fn security_log(&self) -> Result<Vec<SecurityEntry>, StoreError> {
-        let err = self.err();
-        let mut st = self
-            .conn
-            .prepare("SELECT at, device, kind, detail FROM security_log ORDER BY id")
-            .map_err(&err)?;
-        st.query_map([], |r| {
-            Ok(SecurityEntry {
-                at: r.get(0)?,
-                device: r.get(1)?,
-                kind: r.get(2)?,
-                detail: r.get(3)?,
-            })
-        })
-        .map_err(&err)?
-        .collect::<Result<_, _>>()
-        .map_err(&err)
-    }
-
     // ---- hub: events ----
-
-    /// Take a device's pushed events for one order, all or nothing, in one durable
-    /// transaction. An event already held with the same contents is acknowledged
-    /// again and not stored twice; one held with different contents refuses the push.
-    ///
-    /// Inside a group ([`Store::begin_group`]) the events go into a savepoint of the
-    /// group's transaction instead: a refusal rolls back only this push, and nothing
-    /// is durable before [`Store::commit_group`].
-    #[instrument(skip_all, err(level = "debug"), fields(count = events.len()))]
-    pub fn receive_events(&mut self, events: &[Event]) -> Result<Receipt, PushRefused> {
-        self.receive_with(events, &[])
-    }
-
-    /// [`Store::receive_events`] with the attachments the events refer to (checked
-    /// intact by the caller), stored in the same transaction. On a hub with people,
-    /// every new event must name a person whose role allows it
-    /// ([`Role::needed_for`](crate::domain::people::Role::needed_for)).
-    pub fn receive_with(
-        &mut self,
-        events: &[Event],
-        attachments: &[super::Attachment],
-    ) -> Result<Receipt, PushRefused> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let at = now();
-        if self.in_group() {
-            let sp = self.conn.savepoint().map_err(err)?;
-            // Dropped without commit on a refusal: rolled back to the savepoint.
-            let receipt = receive_into(&sp, events, attachments, &at, &path)?;
-            sp.commit().map_err(err)?;
-            return Ok(receipt);
-        }
-        let tx = self.write_tx()?;
-        let receipt = receive_into(&tx, events, attachments, &at, &path)?;
-        tx.commit().map_err(err)?;
-        Ok(receipt)
-    }
-
-    /// Group commit: open one write transaction that the following writes join
-    /// ([`Store::receive_events`], [`Store::log_security`], [`Store::push_savepoint`]),
-    /// until [`Store::commit_group`] makes them durable with one fsync.
-    pub fn begin_group(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(self.err())
-    }
-
-    /// True while a group's transaction is open.
-    pub fn in_group(&self) -> bool {
-        !self.conn.is_autocommit()
-    }
-
-    /// Commit the group's transaction (durable on return). On failure everything of
-    /// the group is rolled back.
-    pub fn commit_group(&mut self) -> Result<(), StoreError> {
-        let done = self.conn.execute_batch("COMMIT").map_err(self.err());
-        if done.is_err() {
-            self.abort_group();
-        }
-        done
-    }
-
-    /// Roll back the group's transaction, if one is open.
-    pub fn abort_group(&mut self) {
-        if self.in_group() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-    }
-
-    /// Inside a group: mark the start of one push's writes, ended by
-    /// [`Store::end_push_savepoint`] (kept) or rolled back alone.
-    pub fn push_savepoint(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("SAVEPOINT hub_push")
-            .map_err(self.err())
-    }
-
-    /// End the savepoint of [`Store::push_savepoint`]: keep its writes (in the group's
-    /// transaction, not yet durable), or roll back just them.
-    pub fn end_push_savepoint(&mut self, keep: bool) -> Result<(), StoreError> {
-        let sql = if keep {
-            "RELEASE hub_push"
-        } else {
-            "ROLLBACK TO hub_push; RELEASE hub_push"
-        };
-        self.conn.execute_batch(sql).map_err(self.err())
-    }
 
     /// An order's events after hub event id `after`, with their ids, in arrival order.
     pub fn order_events_after(
@@ -817,144 +485,6 @@ impl Store {
     }
 }
 
-/// The body of [`Store::receive_events`], in the caller's transaction or savepoint.
-fn receive_into(
-    conn: &rusqlite::Connection,
-    events: &[Event],
-    attachments: &[super::Attachment],
-    at: &str,
-    path: &std::path::Path,
-) -> Result<Receipt, PushRefused> {
-    let err = |e| classify(path, e);
-    let mut receipt = Receipt::default();
-    for a in attachments {
-        super::ship::put_attachment(conn, a).map_err(err)?;
-    }
-    let has_people: bool = conn
-        .query_row("SELECT EXISTS (SELECT 1 FROM people)", [], |r| r.get(0))
-        .map_err(err)?;
-    for e in events {
-        let held = conn
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE device = ?1 AND seq = ?2"
-            ))
-            .map_err(err)?
-            .query_row(params![e.device, e.seq], event_row)
-            .optional()
-            .map_err(err)?;
-        match held {
-            Some(Ok(h)) if h == *e => receipt.duplicates += 1,
-            Some(_) => {
-                return Err(PushRefused::Altered {
-                    device: e.device.clone(),
-                    seq: e.seq,
-                });
-            }
-            None => {
-                for sha in e.kind.attachments() {
-                    if !super::ship::has_attachment(conn, sha).map_err(err)? {
-                        return Err(PushRefused::MissingAttachment {
-                            device: e.device.clone(),
-                            seq: e.seq,
-                            sha256: sha.to_string(),
-                        });
-                    }
-                }
-                if has_people {
-                    let unchecked = check_role(conn, e).map_err(|r| match r {
-                        Ok(why) => PushRefused::Role {
-                            device: e.device.clone(),
-                            seq: e.seq,
-                            kind: e.kind.word(),
-                            why,
-                        },
-                        Err(sql) => PushRefused::Store(classify(path, sql)),
-                    })?;
-                    let why = match unchecked {
-                        Unchecked::Allowed => None,
-                        Unchecked::Nobody => Some("recorded with nobody signed in".to_string()),
-                        Unchecked::Unknown => Some(format!(
-                            "recorded by {:?}, who is not a person on this hub",
-                            e.person.as_deref().unwrap_or_default()
-                        )),
-                    };
-                    if let Some(why) = why {
-                        log_security_in(
-                            conn,
-                            Some(&e.device),
-                            "unattributed",
-                            &format!(
-                                "event {}/{} ({}) on order {}: {why}; kept, attributed to the device",
-                                e.device,
-                                e.seq,
-                                e.kind.word(),
-                                e.order
-                            ),
-                        )
-                        .map_err(err)?;
-                    }
-                }
-                let id = insert_event(conn, e).map_err(err)?;
-                conn.prepare_cached(
-                    "INSERT INTO hub_receipts (device, seq, event_id, received_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?
-                .execute(params![e.device, e.seq, id, at])
-                .map_err(err)?;
-                receipt.new += 1;
-            }
-        }
-        receipt.acked.push(e.seq);
-    }
-    Ok(receipt)
-}
-
-/// On a hub with people: the event's person must be one of them, with a role that
-/// allows the event. `Err(Ok(why))` is a refusal, `Err(Err(_))` a database failure.
-fn check_role(
-    conn: &rusqlite::Connection,
-    e: &Event,
-) -> Result<Unchecked, Result<String, rusqlite::Error>> {
-    use crate::domain::people::Role;
-    let needed = Role::needed_for(&e.kind);
-    // Recorded with nobody signed in, or by someone the hub does not list: the device
-    // had no people (or its own) when it recorded the event, before it heard of the
-    // hub's. The event is a fact of the floor and is kept, attributed to the device.
-    let Some(name) = &e.person else {
-        return Ok(Unchecked::Nobody);
-    };
-    // The role the person had when the event was recorded (by the event's time, in
-    // UTC as the history keeps it); for an event older than the history, the first
-    // role known.
-    let at = chrono::DateTime::parse_from_rfc3339(&e.at)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        })
-        .unwrap_or_else(|_| e.at.clone());
-    let role: Option<String> = conn
-        .prepare_cached(
-            "SELECT coalesce(
-                (SELECT role FROM role_history WHERE name = ?1 AND since <= ?2
-                 ORDER BY since DESC LIMIT 1),
-                (SELECT role FROM role_history WHERE name = ?1 ORDER BY since LIMIT 1),
-                (SELECT role FROM people WHERE name = ?1))",
-        )
-        .and_then(|mut st| st.query_row(params![name, at], |r| r.get(0)))
-        .map_err(Err)?;
-    let Some(role) = role else {
-        return Ok(Unchecked::Unknown);
-    };
-    let role: Role = role.parse().map_err(Ok)?;
-    if !role.allows(needed) {
-        return Err(Ok(format!(
-            "{name} is a {role}: this needs a {needed} or a supervisor"
-        )));
-    }
-    Ok(Unchecked::Allowed)
-}
-
 /// Most events, or package facts, the sync writes in one transaction: about 2 ms of
 /// writing (benches/pick imports 20,000 packages in 140 ms), the longest a scan beside
 /// it waits for the lock.
@@ -963,72 +493,20 @@ pub const SYNC_CHUNK: usize = 250;
 /// The pause between the sync's transactions, for a waiting scan to take the lock.
 const SYNC_GAP: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// A security log row inside the caller's transaction (kept with the push), unless
-/// the log already holds this cause.
-fn log_security_in(
-    conn: &rusqlite::Connection,
-    device: Option<&str>,
-    kind: &str,
-    detail: &str,
-) -> rusqlite::Result<()> {
-    let known: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM security_log
-             WHERE kind = ?1 AND device IS ?2 AND detail = ?3)",
-        )?
-        .query_row(params![kind, device, detail], |r| r.get(0))?;
-    if known {
-        return Ok(());
-    }
-    tracing::warn!(target: "tagtally::security", device, kind, detail, "security event");
-    conn.prepare_cached(
-        "INSERT INTO security_log (at, device, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![now(), device, kind, detail])?;
-    Ok(())
-}
-
-/// How an event passed the hub's role check.
-enum Unchecked {
-    /// Its person's role allows it.
-    Allowed,
-    /// Recorded with nobody signed in: kept, and written to the security log.
-    Nobody,
-    /// By a person the hub does not list: kept, and written to the security log.
-    Unknown,
-}
-
-/// One line of the hub's security log.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct SecurityEntry {
-    pub at: String,
-    pub device: Option<String>,
-    pub kind: String,
-    pub detail: String,
-}
-
-fn device_row(r: &rusqlite::Row) -> rusqlite::Result<DeviceRecord> {
-    Ok(DeviceRecord {
-        name: r.get(0)?,
-        device_id: r.get(1)?,
-        enrolled_at: r.get(2)?,
-        revoked_at: r.get(3)?,
-    })
-}
-
+/// Helpers shared by the tests of this module, `devices` and `receive`.
 #[cfg(test)]
-mod tests {
+pub(super) mod test_support {
     use super::*;
     use crate::domain::Verdict;
     use std::time::Duration;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    pub(in crate::store) fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("t.db"), Duration::from_secs(1)).unwrap();
         (dir, s)
     }
 
-    fn ev(device: &str, seq: i64, raw: &str) -> Event {
+    pub(in crate::store) fn ev(device: &str, seq: i64, raw: &str) -> Event {
         Event {
             person: None,
             device: device.into(),
@@ -1045,42 +523,11 @@ mod tests {
             ),
         }
     }
+}
 
-    #[test]
-    fn receive_is_idempotent_and_refuses_altered_replays() {
-        let (_d, mut s) = store();
-        let r = s
-            .receive_events(&[ev("d1", 1, "a"), ev("d1", 2, "b")])
-            .unwrap();
-        assert_eq!((r.new, r.duplicates, r.acked), (2, 0, vec![1, 2]));
-        let r = s
-            .receive_events(&[ev("d1", 2, "b"), ev("d1", 3, "c")])
-            .unwrap();
-        assert_eq!((r.new, r.duplicates), (1, 1));
-        let refused = s.receive_events(&[ev("d1", 4, "d"), ev("d1", 3, "X")]);
-        assert!(matches!(refused, Err(PushRefused::Altered { seq: 3, .. })));
-        // All or nothing: seq 4 was not kept.
-        assert_eq!(s.event_count().unwrap(), 3);
-    }
-
-    #[test]
-    fn tokens_are_kept_hashed_and_revocable() {
-        let (_d, mut s) = store();
-        let token = s.enroll_device("vault-1").unwrap();
-        assert!(matches!(
-            s.enroll_device("vault-1"),
-            Err(DeviceError::Exists(_))
-        ));
-        let d = s.device_by_token(&token).unwrap().unwrap();
-        assert_eq!((d.name.as_str(), d.is_revoked()), ("vault-1", false));
-        assert!(s.device_by_token("tt_forged").unwrap().is_none());
-        s.bind_device("vault-1", "dev-1").unwrap();
-        s.bind_device("vault-1", "dev-1").unwrap();
-        assert!(s.bind_device("vault-1", "dev-2").is_err());
-        s.revoke_device("vault-1").unwrap();
-        assert!(s.device_by_token(&token).unwrap().unwrap().is_revoked());
-        assert!(s.revoke_device("nope").is_err());
-    }
+#[cfg(test)]
+mod tests {
+    use super::test_support::{ev, store};
 
     #[test]
     fn outbox_drains_with_acks_and_takes_other_devices_events() {
