@@ -240,12 +240,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status { order, json, .. } => {
             let store = app::open_store(&settings)?;
             let p = app::status(&store, &order)?;
+            let held = app::ruling::held(&store, &order)?;
             if json {
-                serde_json::to_writer(&mut out, &p)?;
+                let mut v = serde_json::to_value(&p)?;
+                v["held"] = serde_json::to_value(&held)?;
+                serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 app::print_progress(&p, &mut out)?;
+                app::ruling::print_held(&held, &mut out)?;
             }
+        }
+        Command::Rule(a) => {
+            let target: tagtally::domain::EventRef = a.event.parse().map_err(anyhow::Error::msg)?;
+            let mut store = app::open_store(&settings)?;
+            app::act_as(
+                &mut store,
+                &settings,
+                a.who.person.as_deref(),
+                a.who.pin.as_deref(),
+                tagtally::domain::people::Role::Supervisor,
+            )?;
+            let before = app::ruling::standing(&store, &a.order, &target)?;
+            let reason = a.reason.unwrap_or_default();
+            app::ruling::rule(&mut store, &a.order, &target, a.accept, &reason)?;
+            writeln!(out, "{}", app::ruling::describe(&target, a.accept, &before))?;
         }
         Command::Orders { json } => {
             let store = app::open_store(&settings)?;

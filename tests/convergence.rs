@@ -1,17 +1,22 @@
 //! One truth: random histories of several devices on one order (picks, undos,
 //! shorts, dock scans, removals, confirmations, offline stretches, clocks a few
-//! minutes apart), synced to a hub in whatever order the devices come back, end with
-//! every device and the hub showing the same picks, shorts and load. Each device folds
-//! the events it holds the way its store reads them (`fold_order`), the hub the way
-//! the hub does (`Merger::fold_in`, and `merge` again when an event sorts earlier).
+//! minutes apart, people signing in and out, a supervisor's rulings), synced to a hub
+//! in whatever order the devices come back, end with every device and the hub showing
+//! the same picks, shorts and load. The hub holds what its people's roles do not
+//! allow (and what names nobody, or nobody it knows) as the hub does
+//! (`Role::needed_for`, a hold event in the same push). Each device folds the events
+//! it holds the way its store reads them (`counted`), the hub the way the hub does
+//! (`Merger::fold_in`, and `merge` again when an event sorts earlier or a hold or a
+//! ruling arrives).
 
 use std::collections::{BTreeSet, HashMap};
 
 use proptest::prelude::*;
 use tagtally::domain::merge::{Merger, merge};
+use tagtally::domain::people::Role;
 use tagtally::domain::{
     Driver, Event, EventKind, EventRef, Line, LoadCheck, LoadConfirm, Order, OrderStatus, Package,
-    PickList, PickState, Rules, Shipment, Vehicle, Verdict, fold_order,
+    PickList, PickState, Rules, Rulings, Shipment, Vehicle, Verdict, counted,
 };
 use tagtally::tag::MetrcTag;
 
@@ -24,6 +29,14 @@ const TAGS: [&str; 6] = [
     "1A4060300003C35000010013",
 ];
 const DEVICES: [&str; 3] = ["vault-1", "vault-2", "dock-1"];
+/// Who may be signed in: nobody, the hub's people, and a name the hub does not know.
+const PEOPLE: [Option<(&str, Option<Role>)>; 5] = [
+    None,
+    Some(("Pia", Some(Role::Picker))),
+    Some(("Lou", Some(Role::Loader))),
+    Some(("Sam", Some(Role::Supervisor))),
+    Some(("Zed", None)),
+];
 
 fn tag(i: usize) -> MetrcTag {
     MetrcTag::new(TAGS[i % TAGS.len()]).unwrap()
@@ -90,6 +103,10 @@ enum Op {
     Confirm(usize),
     /// Push what the hub lacks, then pull what it has.
     Sync(usize),
+    /// Who is signed in on the device from now on (an index into `PEOPLE`).
+    SignIn(usize, usize),
+    /// Whoever is signed in rules on one of the holds the device knows of.
+    Rule(usize, usize, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -102,7 +119,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (d.clone(), t.clone()).prop_map(|(d, t)| Op::Load(d, t)),
         1 => (d.clone(), t).prop_map(|(d, t)| Op::Remove(d, t)),
         1 => d.clone().prop_map(Op::Confirm),
-        3 => d.prop_map(Op::Sync),
+        3 => d.clone().prop_map(Op::Sync),
+        2 => (d.clone(), 0..PEOPLE.len()).prop_map(|(d, p)| Op::SignIn(d, p)),
+        1 => (d, 0..4usize, any::<bool>()).prop_map(|(d, k, a)| Op::Rule(d, k, a)),
     ]
 }
 
@@ -113,6 +132,8 @@ struct Device {
     seq: i64,
     pushed: usize,
     own: Vec<Event>,
+    /// Who is signed in (an index into `PEOPLE`).
+    person: usize,
 }
 
 /// What an order looks like to whoever holds `events`: folded as the store reads
@@ -126,8 +147,7 @@ struct View {
 }
 
 fn fold(events: &[Event]) -> (PickState, Shipment) {
-    let mut sorted = events.to_vec();
-    fold_order(&mut sorted);
+    let sorted = counted(events.to_vec());
     let mut pick = PickState::default();
     for e in &sorted {
         pick.apply(e);
@@ -161,6 +181,8 @@ struct World {
     merger: Merger,
     tick: i64,
     skew: Vec<i64>,
+    /// The hub's own sequence number, for its holds.
+    hub_seq: i64,
 }
 
 impl World {
@@ -174,6 +196,7 @@ impl World {
             merger: Merger::new(),
             tick: 0,
             skew,
+            hub_seq: 0,
         }
     }
 
@@ -196,7 +219,7 @@ impl World {
             seq: dev.seq,
             at,
             order: "SO-1001".into(),
-            person: None,
+            person: PEOPLE[dev.person].map(|(name, _)| name.to_string()),
             kind,
         };
         dev.events.push(e.clone());
@@ -211,7 +234,9 @@ impl World {
             | Op::Load(d, _)
             | Op::Remove(d, _)
             | Op::Confirm(d)
-            | Op::Sync(d) => fold(&self.devices[*d].events),
+            | Op::Sync(d)
+            | Op::SignIn(d, _)
+            | Op::Rule(d, _, _) => fold(&self.devices[*d].events),
         };
         let check = ship.load_check(&pick, &self.list);
         let confirmed = ship.confirmed().is_some();
@@ -299,6 +324,20 @@ impl World {
                 self.record(d, kind);
             }
             Op::Sync(d) => self.sync(d),
+            Op::SignIn(d, p) => self.devices[d].person = p,
+            Op::Rule(d, k, accept) => {
+                let pending = Rulings::of(&self.devices[d].events).pending();
+                if !pending.is_empty() {
+                    let (event, _) = pending[k % pending.len()].clone();
+                    let reason = if accept { "" } else { "not ours" };
+                    let kind = EventKind::Ruling {
+                        event,
+                        accept,
+                        reason: reason.into(),
+                    };
+                    self.record(d, kind);
+                }
+            }
             _ => {}
         }
     }
@@ -306,8 +345,33 @@ impl World {
     fn sync(&mut self, d: usize) {
         // Push: the hub appends what arrives and folds it as the hub does.
         let dev = &mut self.devices[d];
-        let fresh: Vec<Event> = dev.own[dev.pushed..].to_vec();
+        let pushed: Vec<Event> = dev.own[dev.pushed..].to_vec();
         dev.pushed = dev.own.len();
+        // The hub keeps every event and holds, in the same push, what its people's
+        // roles do not allow.
+        let mut fresh = Vec::new();
+        for e in pushed {
+            let why = hold_why(&e);
+            let id = e.id();
+            fresh.push(e);
+            if let Some(why) = why {
+                self.tick += 1;
+                self.hub_seq += 1;
+                let at =
+                    chrono::DateTime::from_timestamp(1_796_083_200 + 36_000 + self.tick * 7, 0)
+                        .unwrap()
+                        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                        .to_string();
+                fresh.push(Event {
+                    device: "hub".into(),
+                    seq: self.hub_seq,
+                    at,
+                    order: "SO-1001".into(),
+                    person: None,
+                    kind: EventKind::Hold { event: id, why },
+                });
+            }
+        }
         self.hub.extend(fresh.iter().cloned());
         let today = World::today();
         if !self
@@ -331,6 +395,26 @@ impl World {
             .cloned()
             .collect();
         self.devices[d].events.extend(new);
+    }
+}
+
+/// Why the hub holds `e`, as the hub's check decides (its people are `PEOPLE`, their
+/// roles never change here).
+fn hold_why(e: &Event) -> Option<String> {
+    let Some(name) = &e.person else {
+        return Some("recorded with nobody signed in".into());
+    };
+    let role = PEOPLE
+        .iter()
+        .flatten()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, r)| *r);
+    match role {
+        None => Some(format!(
+            "recorded by {name:?}, who is not a person on this hub"
+        )),
+        Some(r) if !r.allows(Role::needed_for(&e.kind)) => Some(format!("{name} was a {r}")),
+        Some(_) => None,
     }
 }
 
@@ -369,9 +453,7 @@ fn assert_one_truth(w: &World) {
 
 /// The hub's shipment, as the hub folds it (the merger keeps its own).
 fn hub_ship(w: &World) -> Shipment {
-    let mut sorted = w.hub.clone();
-    fold_order(&mut sorted);
-    Shipment::from_events(&sorted)
+    Shipment::from_events(&counted(w.hub.clone()))
 }
 
 proptest! {
@@ -394,6 +476,8 @@ proptest! {
 #[test]
 fn a_pick_undone_on_another_device_while_the_hub_was_away() {
     let ops = [
+        Op::SignIn(0, 1),
+        Op::SignIn(1, 3),
         Op::Sync(0),
         Op::Sync(1),
         Op::Pick(0, 0),
@@ -415,4 +499,45 @@ fn a_pick_undone_on_another_device_while_the_hub_was_away() {
             seq: 1
         }]
     );
+}
+
+/// A pick made with nobody signed in is held by the hub and counted nowhere, a
+/// picker's ruling on it is held too, and a supervisor's acceptance makes it count on
+/// every device and the hub, whatever order they sync in.
+#[test]
+fn a_held_pick_counts_everywhere_once_a_supervisor_accepts_it() {
+    let first = [
+        Op::Pick(0, 0),   // vault-1, nobody signed in: held
+        Op::SignIn(1, 1), // Pia on vault-2
+        Op::Pick(1, 3),   // counts
+        Op::Sync(0),
+        Op::Sync(1),
+        Op::Rule(1, 0, true), // Pia may not rule: her ruling is held too
+        Op::Sync(1),
+        Op::Sync(0),
+    ];
+    let w = scenario(&first, vec![0, 40, -40], &[2, 1, 0]);
+    assert_one_truth(&w);
+    assert_eq!(w.merger.state().picked(), 1);
+    let pending = Rulings::of(&w.hub).pending();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    let held: Vec<_> = w
+        .merger
+        .view(&w.list)
+        .exceptions
+        .into_iter()
+        .filter(|e| matches!(e.kind, tagtally::domain::merge::ExceptionKind::Held { .. }))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+
+    let mut then = first.to_vec();
+    then.extend([
+        Op::SignIn(2, 3), // Sam on the dock accepts vault-1's pick
+        Op::Sync(2),
+        Op::Rule(2, 0, true),
+    ]);
+    let w = scenario(&then, vec![0, 40, -40], &[1, 2, 0]);
+    assert_one_truth(&w);
+    assert_eq!(w.merger.state().picked(), 2);
+    assert!(w.merger.state().is_picked(&tag(0)));
 }

@@ -1,6 +1,7 @@
 //! Pick, load and deliver on three devices and a hub: the dock sees the vault's picks,
 //! the driver sees the dock's confirmed load, the signature reaches the hub with the
-//! record, and on a hub with people every event needs a person whose role allows it.
+//! record, and on a hub with people an event whose person may not do it (or that
+//! names nobody) is kept but held for a supervisor, never refused.
 
 #[path = "support/hub.rs"]
 mod support;
@@ -68,35 +69,74 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
         hub.set_person("Pia", Role::Picker, "1111").unwrap();
         hub.set_person("Lou", Role::Loader, "2222").unwrap();
         hub.set_person("Dee", Role::Driver, "3333").unwrap();
+        hub.set_person("Sam", Role::Supervisor, "9999").unwrap();
     }
     let hub = TestHub::start(&site.hub_db(), None);
     let mut vault = site.device("vault-1", &hub.url()).await;
     let mut dock = site.device("dock-1", &hub.url()).await;
     let mut van = site.device("van-1", &hub.url()).await;
     // The hub's people reached every device: PINs are checked offline.
-    assert_eq!(van.store.people().unwrap().len(), 3);
+    assert_eq!(van.store.people().unwrap().len(), 4);
 
     // A pick recorded with nobody signed in (the device had not heard of the hub's
-    // people yet) is a fact of the floor: kept, attributed to the device, logged.
+    // people yet) is a fact of the floor: kept, but held for a supervisor's ruling,
+    // never refused; the cause is logged once for the device.
     assert_eq!(pick2(&mut vault, &[T5]), ["accepted"]);
     let r = vault.sync().await.unwrap();
-    assert_eq!((r.refused.len(), r.waiting), (0, 0), "{r:?}");
+    assert_eq!(
+        (r.refused.len(), r.waiting, r.held.len()),
+        (0, 0, 1),
+        "{r:?}"
+    );
+    assert!(r.held[0].contains("nobody signed in"), "{r:?}");
     let log = site.hub_store().security_log().unwrap();
     assert!(
         log.iter()
             .any(|e| e.kind == "unattributed" && e.detail.contains("nobody signed in")),
         "{log:?}"
     );
+    // The vault heard of the hold with its sync: it counts what the hub counts.
+    for store in [&vault.store, &site.hub_store()] {
+        assert_eq!(tagtally::app::status(store, ORDER2).unwrap().picked, 0);
+        let held = tagtally::app::ruling::held(store, ORDER2).unwrap();
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(held[0].event, format!("{}/1", vault.id()));
+    }
 
-    // Signed in, the vault picks the other package.
+    // Signed in, the vault picks both packages: the held pick does not stand in
+    // the way.
     sign_in(&mut vault, "Pia", "1111");
-    assert_eq!(
-        pick2(&mut vault, &[T5, T6]),
-        ["already_scanned", "accepted"]
+    assert_eq!(pick2(&mut vault, &[T5, T6]), ["accepted", "accepted"]);
+    let r = vault.sync().await.unwrap();
+    assert_eq!((r.waiting, r.held.len()), (0, 0), "{r:?}");
+    // A supervisor rejects the unattributed pick (Pia's stands); the ruling is an
+    // event like the others, and reaches the hub.
+    sign_in(&mut vault, "Sam", "9999");
+    let held = format!("{}/1", vault.id()).parse().unwrap();
+    tagtally::app::ruling::rule(
+        &mut vault.store,
+        ORDER2,
+        &held,
+        false,
+        "picked again by Pia",
+    )
+    .unwrap();
+    let r = vault.sync().await.unwrap();
+    assert_eq!((r.waiting, r.held.len()), (0, 0), "{r:?}");
+    assert!(
+        tagtally::app::ruling::held(&site.hub_store(), ORDER2)
+            .unwrap()
+            .is_empty()
     );
-    assert_eq!(vault.sync().await.unwrap().waiting, 0);
+    assert_eq!(
+        tagtally::app::status(&site.hub_store(), ORDER2)
+            .unwrap()
+            .picked,
+        2
+    );
 
-    // A picker may not load: the dock with Pia signed in is refused by the hub.
+    // A picker may not load: the dock with Pia signed in is not refused (that would
+    // block the dock's later events of the order), her scan is held.
     dock.sync().await.unwrap();
     sign_in(&mut dock, "Pia", "1111");
     {
@@ -110,14 +150,16 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
         assert_eq!(load.scan(&frame(T5)).unwrap().verdict, "loaded");
     }
     let r = dock.sync().await.unwrap();
+    assert_eq!((r.refused.len(), r.waiting), (0, 0), "{r:?}");
     assert!(
-        r.refused.iter().any(|m| m.contains("Pia is a picker")),
+        r.held.iter().any(|m| m.contains("Pia was a picker")),
         "{r:?}"
     );
-    // Retried (the background sync does every second): still refused, logged once.
+    // Synced again and again (the background sync does every second): nothing more
+    // held, and the cause is one security-log row.
     for _ in 0..3 {
         let r = dock.sync().await.unwrap();
-        assert_eq!(r.refused.len(), 1, "{r:?}");
+        assert_eq!((r.refused.len(), r.held.len()), (0, 0), "{r:?}");
     }
     let roles = site
         .hub_store()
@@ -128,9 +170,9 @@ async fn pick_load_and_deliver_on_three_devices_with_roles_on_the_hub() {
         .count();
     assert_eq!(roles, 1, "one security-log row per cause, not per retry");
 
-    // The loader on a fresh dock kiosk loads and confirms; the manifest PDF (if
-    // any) travels with the confirmation.
-    let mut dock = site.device("dock-2", &hub.url()).await;
+    // The loader on the same dock loads and confirms: the held scan blocks nothing,
+    // and does not count (T5 is loaded again). The manifest PDF (if any) travels with
+    // the confirmation.
     sign_in(&mut dock, "Lou", "2222");
     {
         let mut load = LoadSession::open(

@@ -74,7 +74,7 @@ struct Gathered {
 fn gather(store: &Store, key: &str) -> Result<Gathered, DocError> {
     let order = store.find_order(key)?;
     let state = store.shipment_of(&order)?;
-    let events = store.events_for_order(&order.number)?;
+    let events = crate::domain::counted(store.events_for_order(&order.number)?);
     let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
     let packages = store.packages(&tags)?;
     Ok(Gathered {

@@ -11,7 +11,9 @@ use chrono::Local;
 use serde::Serialize;
 
 use crate::domain::pick::{Progress, decide};
-use crate::domain::{Event, EventKind, Order, PickList, PickState, Rules, Verdict, fold_order};
+use crate::domain::{
+    Event, EventKind, Order, PickList, PickState, Rules, Verdict, counted, fold_order,
+};
 use crate::scan::{Frame, ScanEvent, SourceEvent};
 use crate::store::{Decided, Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
@@ -363,8 +365,7 @@ impl Follow {
         let list = PickList::new(&order, &store.packages(&tags)?);
         let rows = store.order_events_after(&order.number, 0, usize::MAX / 2)?;
         let last_id = rows.last().map_or(0, |(id, _)| *id);
-        let mut events: Vec<Event> = rows.into_iter().map(|(_, e)| e).collect();
-        fold_order(&mut events);
+        let events = counted(rows.into_iter().map(|(_, e)| e).collect());
         let mut state = PickState::default();
         for e in &events {
             state.apply(e);
@@ -406,10 +407,12 @@ impl Follow {
             );
         }
         fold_order(&mut new);
-        let in_place = match (&self.last_key, new.first()) {
-            (Some(last), Some(first)) => first.fold_key() > *last,
-            _ => true,
-        };
+        // A hold or a ruling changes what counts, before it too: read it all again.
+        let in_place = !new.iter().any(|e| e.kind.is_hold_or_ruling())
+            && match (&self.last_key, new.first()) {
+                (Some(last), Some(first)) => first.fold_key() > *last,
+                _ => true,
+            };
         if !in_place {
             *self = Follow::open(store, order)?;
             return Ok(());

@@ -78,7 +78,11 @@ pub(crate) enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Show an order's progress per line.
+    /// A supervisor accepts or rejects an event the hub held for a ruling (listed by
+    /// `tagtally status ORDER`): accepted, it counts; rejected, it is kept and never
+    /// counts.
+    Rule(RuleArgs),
+    /// Show an order's progress per line, and the events held for a supervisor.
     Status {
         order: String,
         #[arg(long)]
@@ -341,4 +345,24 @@ pub(crate) struct DeliverArgs {
     pub(crate) who: WhoArgs,
     #[arg(long)]
     pub(crate) sync: bool,
+}
+
+/// `tagtally rule`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("word").required(true).args(["accept", "reject"])))]
+pub(crate) struct RuleArgs {
+    /// Order number or short id.
+    pub(crate) order: String,
+    /// The held event, as `tagtally status` lists it: DEVICE/SEQ (e.g. vault-1/12).
+    pub(crate) event: String,
+    /// It counts from now on.
+    #[arg(long)]
+    pub(crate) accept: bool,
+    /// It is kept as a fact and never counts (needs --reason).
+    #[arg(long)]
+    pub(crate) reject: bool,
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    #[command(flatten)]
+    pub(crate) who: WhoArgs,
 }

@@ -122,6 +122,20 @@ pub enum EventKind {
         /// SHA-256 (hex) of the signature PNG, stored as an attachment with the event.
         signature: String,
     },
+    /// The hub keeps `event` as a fact of the floor but does not count it until a
+    /// supervisor rules on it ([`EventKind::Ruling`]): its person's role may not do
+    /// it, or it names nobody, or nobody the hub knows. Recorded by the hub alone
+    /// (a device's push of one is refused); see [`super::ruling`].
+    Hold { event: EventRef, why: String },
+    /// A supervisor's word on a held event: accepted, it counts at its own place in
+    /// [`fold_order`]; rejected, it stays kept and never counts. A later ruling on the
+    /// same event (in fold order) replaces an earlier one.
+    Ruling {
+        event: EventRef,
+        accept: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
 }
 
 /// The three hand-offs a package is scanned at.
@@ -270,6 +284,8 @@ impl EventKind {
             EventKind::DeliverScan { .. } => "deliver_scan",
             EventKind::Decision { .. } => "decision",
             EventKind::DeliverFinish { .. } => "deliver_finish",
+            EventKind::Hold { .. } => "hold",
+            EventKind::Ruling { .. } => "ruling",
         }
     }
 
@@ -284,7 +300,9 @@ impl EventKind {
             | EventKind::Decision { tag, .. } => Some(tag),
             EventKind::Short { .. }
             | EventKind::LoadConfirm(_)
-            | EventKind::DeliverFinish { .. } => None,
+            | EventKind::DeliverFinish { .. }
+            | EventKind::Hold { .. }
+            | EventKind::Ruling { .. } => None,
         }
     }
 
@@ -296,6 +314,12 @@ impl EventKind {
             | EventKind::DeliverScan { verdict, .. } => Some(verdict),
             _ => None,
         }
+    }
+
+    /// A hold or a ruling: an event about another event, which changes what counts
+    /// ([`super::ruling::counted`]) rather than the state itself.
+    pub fn is_hold_or_ruling(&self) -> bool {
+        matches!(self, EventKind::Hold { .. } | EventKind::Ruling { .. })
     }
 
     /// The attachments (SHA-256 hex) the event refers to, which travel with it.

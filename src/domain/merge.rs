@@ -14,7 +14,8 @@
 //!   expired while the device was offline): the pick stands as recorded, the exception
 //!   asks a supervisor to undo it or release the package;
 //! - an accepted tag the hub's list does not allocate to this order (re-allocated while
-//!   the device was offline).
+//!   the device was offline);
+//! - an event held for a supervisor's ruling ([`super::ruling`]): kept, not counted.
 //!
 //! Pure: no IO, no clock (today's date is an argument).
 
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{Event, EventKind, fold_order};
 use super::package::{Ineligibility, Package, Rules};
 use super::pick::{PickList, PickState, Progress, Verdict};
+use super::ruling::{Rulings, Standing};
 use crate::tag::MetrcTag;
 
 /// What a supervisor must look at on a merged order.
@@ -34,7 +36,9 @@ pub struct Exception {
     /// The event that raised it.
     pub device: String,
     pub seq: i64,
-    pub tag: MetrcTag,
+    /// The package it is about (none for a short, a ruling, a finished delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<MetrcTag>,
     pub line: Option<String>,
     #[serde(flatten)]
     pub kind: ExceptionKind,
@@ -62,6 +66,9 @@ pub enum ExceptionKind {
     /// Arrived at the hub after the order was closed there (cancelled, shipped...):
     /// kept, for a supervisor to look at.
     ClosedOrder,
+    /// Held by the hub for a supervisor's ruling (`why`: its person may not do it,
+    /// or it names nobody or nobody the hub knows): kept, not counted until accepted.
+    Held { event_kind: String, why: String },
 }
 
 /// The incremental merge of one order: feed events in [`fold_order`] (check each
@@ -94,10 +101,10 @@ impl Merger {
         today: NaiveDate,
         event: &Event,
     ) -> Vec<Exception> {
-        self.events += 1;
-        let key = event.fold_key();
-        if self.last.as_ref().is_none_or(|l| *l < key) {
-            self.last = Some(key);
+        self.seen(event);
+        if event.kind.is_hold_or_ruling() {
+            // What counts changed: [`merge`] folds the order again (see `in_order`).
+            return Vec::new();
         }
         let mut raised = vec![];
         if let EventKind::Scan {
@@ -108,11 +115,11 @@ impl Merger {
         {
             let line = Some(line.clone());
             let mut raise = |kind: ExceptionKind| {
-                let message = message(tag, &kind, &event.device);
+                let message = message(Some(tag), &kind, &event.device);
                 raised.push(Exception {
                     device: event.device.clone(),
                     seq: event.seq,
-                    tag: tag.clone(),
+                    tag: Some(tag.clone()),
                     line: line.clone(),
                     kind,
                     message,
@@ -141,15 +148,42 @@ impl Merger {
         raised
     }
 
+    /// Count `event` as merged, and move the last fold key on.
+    fn seen(&mut self, event: &Event) {
+        self.events += 1;
+        let key = event.fold_key();
+        if self.last.as_ref().is_none_or(|l| *l < key) {
+            self.last = Some(key);
+        }
+    }
+
+    /// `event` is held for a ruling: merged, not counted, an exception.
+    fn held(&mut self, event: &Event, why: &str) {
+        self.seen(event);
+        let kind = ExceptionKind::Held {
+            event_kind: event.kind.word().to_string(),
+            why: why.to_string(),
+        };
+        let tag = event_tag(event);
+        self.exceptions.push(Exception {
+            device: event.device.clone(),
+            seq: event.seq,
+            message: message(tag.as_ref(), &kind, &event.device),
+            line: event_line(event),
+            tag,
+            kind,
+        });
+    }
+
     /// What the shipment fold would drop silently: a second load, events after the
     /// delivery was signed.
     fn ship_conflict(&self, event: &Event) -> Option<Exception> {
         let raise = |tag: &MetrcTag, kind: ExceptionKind| {
-            let message = message(tag, &kind, &event.device);
+            let message = message(Some(tag), &kind, &event.device);
             Some(Exception {
                 device: event.device.clone(),
                 seq: event.seq,
-                tag: tag.clone(),
+                tag: Some(tag.clone()),
                 line: None,
                 kind,
                 message,
@@ -206,9 +240,10 @@ impl Merger {
 
     /// Whether `event` comes after every event folded so far in [`fold_order`], so
     /// [`Merger::apply`] folds it in place; if not, fold the order again with
-    /// [`merge`].
+    /// [`merge`]. A hold or a ruling changes what counts, before it too: never in
+    /// place.
     pub fn in_order(&self, event: &Event) -> bool {
-        self.last.as_ref().is_none_or(|l| *l < event.fold_key())
+        !event.kind.is_hold_or_ruling() && self.last.as_ref().is_none_or(|l| *l < event.fold_key())
     }
 
     /// The counted state: the same as folding [`PickState::apply`] over the events.
@@ -246,7 +281,8 @@ pub struct MergedOrder {
 }
 
 /// Merge an order's events from all devices, in any order: they are folded in
-/// [`fold_order`], so the result depends only on which events there are.
+/// [`fold_order`], so the result depends only on which events there are. Events
+/// held for a ruling are exceptions and not counted; rejected ones are not counted.
 pub fn merge(
     list: &PickList,
     packages: &HashMap<MetrcTag, Package>,
@@ -256,14 +292,38 @@ pub fn merge(
 ) -> Merger {
     let mut sorted = events.to_vec();
     fold_order(&mut sorted);
+    let rulings = Rulings::of(&sorted);
     let mut m = Merger::new();
     for e in &sorted {
-        m.apply(list, packages, rules, today, e);
+        match rulings.standing(&e.id()) {
+            Standing::Counts => {
+                m.apply(list, packages, rules, today, e);
+            }
+            Standing::Held { why } => m.held(e, &why),
+            Standing::Rejected { .. } => m.seen(e),
+        }
     }
     m
 }
 
-fn message(tag: &MetrcTag, kind: &ExceptionKind, device: &str) -> String {
+/// The package an event is about, if one (a load confirmation: its first).
+fn event_tag(event: &Event) -> Option<MetrcTag> {
+    match &event.kind {
+        EventKind::LoadConfirm(c) => c.tags.first().cloned(),
+        k => k.tag().cloned(),
+    }
+}
+
+/// The order line an event is about, if one.
+fn event_line(event: &Event) -> Option<String> {
+    match &event.kind {
+        EventKind::Short { line, .. } => Some(line.clone()),
+        k => k.verdict().and_then(|v| v.line()).map(str::to_string),
+    }
+}
+
+fn message(tag: Option<&MetrcTag>, kind: &ExceptionKind, device: &str) -> String {
+    let tag = tag.map_or_else(|| "an event".to_string(), MetrcTag::to_string);
     match kind {
         ExceptionKind::AlreadyPicked { by_device, .. } => format!(
             "{tag} picked on device {device} was already picked on device {by_device}: counted once; find the second scan's package and put it back"
@@ -282,29 +342,28 @@ fn message(tag: &MetrcTag, kind: &ExceptionKind, device: &str) -> String {
             "device {device} recorded {tag} after the delivery was signed: it does not count; check with the driver"
         ),
         ExceptionKind::ClosedOrder => format!(
-            "device {device} recorded {tag} on this order after it was closed here: check what the device did with the package"
+            "device {device} recorded {tag} on this order after it was closed here: check what the device did with it"
+        ),
+        ExceptionKind::Held { event_kind, why } => format!(
+            "device {device} recorded a {} of {tag}, {why}: held, not counted; a supervisor accepts or rejects it",
+            event_kind.replace('_', " ")
         ),
     }
 }
 
 /// The exception for `event`, which reached the hub after the order was closed
-/// there (`None` for an event about no package).
+/// there (`None` for a hold or a ruling, which the hub itself may record then).
 pub fn closed_order(event: &Event) -> Option<Exception> {
-    let tag = match &event.kind {
-        EventKind::LoadConfirm(c) => c.tags.first(),
-        k => k.tag(),
-    }?
-    .clone();
+    if event.kind.is_hold_or_ruling() {
+        return None;
+    }
+    let tag = event_tag(event);
     let kind = ExceptionKind::ClosedOrder;
     Some(Exception {
         device: event.device.clone(),
         seq: event.seq,
-        line: event
-            .kind
-            .verdict()
-            .and_then(|v| v.line())
-            .map(str::to_string),
-        message: message(&tag, &kind, &event.device),
+        line: event_line(event),
+        message: message(tag.as_ref(), &kind, &event.device),
         tag,
         kind,
     })

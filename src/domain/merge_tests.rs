@@ -355,3 +355,85 @@ fn a_second_load_and_events_after_the_signature_become_exceptions() {
     );
     assert!(m.exceptions()[0].message.contains("L1 stands"));
 }
+
+#[test]
+fn an_event_after_the_close_is_an_exception_even_about_no_package() {
+    let e = super::closed_order(&short("d1", 4)).unwrap();
+    assert_eq!((e.tag, e.line.as_deref()), (None, Some("1")));
+    assert_eq!(e.kind, ExceptionKind::ClosedOrder);
+    assert!(e.message.contains("an event"), "{}", e.message);
+    let p = super::closed_order(&pick("d1", 5, A)).unwrap();
+    assert_eq!(p.tag, Some(t(A)));
+    // The hub's own holds and a supervisor's rulings after the close are not.
+    let hold = ev(
+        "hub",
+        1,
+        EventKind::Hold {
+            event: pick("d1", 5, A).id(),
+            why: "recorded with nobody signed in".into(),
+        },
+    );
+    assert!(super::closed_order(&hold).is_none());
+}
+
+#[test]
+fn a_held_event_is_an_exception_and_not_counted_until_accepted() {
+    let (list, packages) = world();
+    let hold = ev(
+        "hub",
+        1,
+        EventKind::Hold {
+            event: pick("d1", 1, A).id(),
+            why: "recorded with nobody signed in".into(),
+        },
+    );
+    let m = merge(
+        &list,
+        &packages,
+        &Rules::default(),
+        day(),
+        &[hold.clone(), pick("d1", 1, A)],
+    );
+    assert_eq!(m.state().picked(), 0);
+    let e = &m.exceptions()[0];
+    assert_eq!(
+        e.kind,
+        ExceptionKind::Held {
+            event_kind: "scan".into(),
+            why: "recorded with nobody signed in".into()
+        }
+    );
+    assert_eq!((e.device.as_str(), e.seq), ("d1", 1));
+    let v = serde_json::to_value(m.view(&list)).unwrap();
+    assert_eq!(v["exceptions"][0]["exception"], "held");
+    assert_eq!(m.events(), 2);
+    // Incrementally: the hold arrives after the pick was folded; the merger asks to
+    // fold again rather than count it.
+    let mut inc = Merger::new();
+    assert!(inc.fold_in(
+        &list,
+        &packages,
+        &Rules::default(),
+        day(),
+        &[pick("d1", 1, A)]
+    ));
+    assert!(!inc.in_order(&hold));
+    let accept = ev(
+        "d2",
+        1,
+        EventKind::Ruling {
+            event: pick("d1", 1, A).id(),
+            accept: true,
+            reason: String::new(),
+        },
+    );
+    let m = merge(
+        &list,
+        &packages,
+        &Rules::default(),
+        day(),
+        &[pick("d1", 1, A), hold, accept],
+    );
+    assert_eq!(m.state().picked(), 1);
+    assert!(m.exceptions().is_empty());
+}

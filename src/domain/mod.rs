@@ -10,6 +10,7 @@ pub mod order;
 pub mod package;
 pub mod people;
 pub mod pick;
+pub mod ruling;
 pub mod ship;
 pub mod state;
 pub mod transport;
@@ -20,5 +21,6 @@ pub use event::{
 pub use order::{Allocation, AllocationError, Line, Order, OrderStatus};
 pub use package::{Ineligibility, Package, Rules};
 pub use pick::{NotOnListReason, PickList, PickState, TagFacts, Verdict};
+pub use ruling::{Rulings, Standing, counted};
 pub use ship::{DeliveryState, LoadCheck, LoadOrder, Shipment};
 pub use transport::{Driver, Vehicle};

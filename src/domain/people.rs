@@ -34,11 +34,14 @@ impl Role {
 
     /// The role an event needs: picks and shorts a picker, the dock a loader, the
     /// hand-over a driver; undoing a pick and taking a package off the shipment a
-    /// supervisor. The hub checks every pushed event with it.
+    /// supervisor, as ruling on a held event does. The hub checks every pushed event with it.
     pub fn needed_for(kind: &EventKind) -> Role {
         match kind {
             EventKind::Scan { .. } | EventKind::Short { .. } => Role::Picker,
-            EventKind::Undo { .. } | EventKind::Remove { .. } => Role::Supervisor,
+            EventKind::Undo { .. }
+            | EventKind::Remove { .. }
+            | EventKind::Hold { .. }
+            | EventKind::Ruling { .. } => Role::Supervisor,
             EventKind::LoadScan { .. } | EventKind::LoadConfirm(_) => Role::Loader,
             EventKind::DeliverScan { .. }
             | EventKind::Decision { .. }

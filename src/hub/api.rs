@@ -122,7 +122,18 @@ pub struct PushResponse {
     pub duplicates: usize,
     /// Sequence numbers the hub now holds durably: the device may mark them sent.
     pub acked: Vec<i64>,
+    /// Events of this push the hub keeps but holds for a supervisor's ruling (their
+    /// person may not do them, or they name nobody the hub knows); acknowledged too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldEvent>,
     pub feed: Feed,
+}
+
+/// A pushed event held for a supervisor's ruling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldEvent {
+    pub seq: i64,
+    pub why: String,
 }
 
 /// An order's merged state and other devices' events after a cursor.

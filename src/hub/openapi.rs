@@ -12,13 +12,13 @@ fn error_responses(codes: &[&str]) -> Value {
             "400" => "malformed request (the message says what is wrong)",
             "401" => "missing or unknown device token",
             "403" => {
-                "revoked device, a device not joined, another device's events, or (error `role`) an event whose person may not do it on a hub with people (logged)"
+                "revoked device, a device not joined, or another device's events (an event whose person may not do it is never refused: it is kept and held, see `held`)"
             }
             "404" => "no such order on the hub",
             "409" => "an event already received with different contents (logged)",
             "413" => "body or push too large",
             "422" => {
-                "an event refers to an attachment the push did not carry (`missing_attachment`), or an attachment whose bytes do not match its SHA-256 (`bad_attachment`)"
+                "an event refers to an attachment the push did not carry (`missing_attachment`), an attachment whose bytes do not match its SHA-256 (`bad_attachment`), or a device pushed a hold, which only the hub records (`hub_only`, logged)"
             }
             "503" => "the hub's database is busy or its disk full; nothing stored, retry",
             _ => "error",
@@ -74,7 +74,7 @@ pub fn document() -> Value {
                         "order": {"type": "string"},
                         "person": {"type": "string", "description": "who was signed in on the device"},
                         "kind": {"type": "object", "description":
-                            "{kind: scan | load_scan | deliver_scan, raw, raw_len, tag, verdict} | {kind: short, line, reason} | {kind: undo | remove, tag, reason} | {kind: load_confirm, load, orders, driver, vehicle, tags, manifest_pdf} | {kind: decision, tag, decision: accepted | rejected, reason, note} | {kind: deliver_finish, receiver, signature}"}}},
+                            "{kind: scan | load_scan | deliver_scan, raw, raw_len, tag, verdict} | {kind: short, line, reason} | {kind: undo | remove, tag, reason} | {kind: load_confirm, load, orders, driver, vehicle, tags, manifest_pdf} | {kind: decision, tag, decision: accepted | rejected, reason, note} | {kind: deliver_finish, receiver, signature} | {kind: ruling, event: {device, seq}, accept, reason} (a supervisor's word on a held event) | {kind: hold, event: {device, seq}, why} (recorded by the hub only; a pushed one is refused)"}}},
                 "Attachment": {"type": "object", "required": ["sha256", "mime", "base64"], "properties": {
                     "sha256": {"type": "string", "description": "hex SHA-256 of the bytes"},
                     "mime": {"type": "string"}, "base64": {"type": "string"}}},
@@ -84,8 +84,10 @@ pub fn document() -> Value {
                     "lines": {"type": "array", "items": {"type": "object"}},
                     "exceptions": {"type": "array", "items": {"type": "object", "properties": {
                         "device": {"type": "string"}, "seq": {"type": "integer"},
-                        "tag": {"type": "string"}, "line": {"type": ["string", "null"]},
-                        "exception": {"enum": ["already_picked", "ineligible", "not_allocated", "second_load", "after_delivery", "closed_order"]},
+                        "tag": {"type": "string", "description": "absent for an exception about no package"}, "line": {"type": ["string", "null"]},
+                        "exception": {"enum": ["already_picked", "ineligible", "not_allocated", "second_load", "after_delivery", "closed_order", "held"]},
+                        "event_kind": {"type": "string", "description": "held: the kind of the held event"},
+                        "why": {"type": "string", "description": "held: why the hub holds it"},
                         "message": {"type": "string"}}}},
                     "events": {"type": "integer"}}},
                 "Feed": {"type": "object", "properties": {
@@ -162,6 +164,8 @@ pub fn document() -> Value {
                         "type": "object", "properties": {
                             "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
                             "acked": {"type": "array", "items": {"type": "integer"}},
+                            "held": {"type": "array", "description": "events of this push kept but held for a supervisor's ruling (acknowledged too)",
+                                "items": {"type": "object", "properties": {"seq": {"type": "integer"}, "why": {"type": "string"}}}},
                             "feed": {"$ref": "#/components/schemas/Feed"}}}))}),
                         error_responses(&["400", "401", "403", "404", "409", "413", "422", "503"]))
                 }

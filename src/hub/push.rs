@@ -101,12 +101,13 @@ impl Inner {
                     ),
                 ))
             }
-            Err(Refusal::Role { device, message }) => {
-                self.store.log_security(Some(&device), "role", &message)?;
+            Err(Refusal::HubOnly { device, message }) => {
+                self.store
+                    .log_security(Some(&device), "forged_hold", &message)?;
                 Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "role",
-                    format!("{message}: refused and logged as a security event"),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "hub_only",
+                    format!("{message}; logged as a security event"),
                 ))
             }
         }
@@ -151,8 +152,8 @@ impl Inner {
                 )
                 .into());
             }
-            Err(e @ PushRefused::Role { .. }) => {
-                return Err(Refusal::Role {
+            Err(e @ PushRefused::HubOnly { .. }) => {
+                return Err(Refusal::HubOnly {
                     device: job.device.clone(),
                     message: e.to_string(),
                 });
@@ -193,6 +194,11 @@ impl Inner {
                 accepted: receipt.new,
                 duplicates: receipt.duplicates,
                 acked: receipt.acked,
+                held: receipt
+                    .held
+                    .into_iter()
+                    .map(|(seq, why)| super::api::HeldEvent { seq, why })
+                    .collect(),
                 feed,
             },
             update,
@@ -209,8 +215,9 @@ enum Refusal {
         seq: i64,
         order: String,
     },
-    /// An event whose person may not do it: logged after the rollback too.
-    Role {
+    /// A hold pushed by a device (only the hub records them): logged after the
+    /// rollback too.
+    HubOnly {
         device: String,
         message: String,
     },

@@ -131,6 +131,7 @@ impl Store {
     pub fn bind_device(&mut self, name: &str, device_id: &str) -> Result<(), DeviceError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
+        let own = self.device.clone();
         let tx = self.write_tx()?;
         let bound: Option<Option<String>> = tx
             .query_row(
@@ -160,7 +161,8 @@ impl Store {
             .optional()
             .map_err(err)?
             .unwrap_or(false);
-        if taken {
+        // The hub's own id is taken too: its holds and rulings carry it.
+        if taken || device_id == own {
             return Err(DeviceError::IdTaken(device_id.into()));
         }
         tx.execute(
@@ -278,5 +280,19 @@ mod tests {
         s.revoke_device("vault-1").unwrap();
         assert!(s.device_by_token(&token).unwrap().unwrap().is_revoked());
         assert!(s.revoke_device("nope").is_err());
+    }
+
+    #[test]
+    fn a_device_may_not_take_the_hubs_own_id() {
+        // The hub's holds and rulings carry its own id: a device bound to it could
+        // pass for the hub.
+        let (_d, mut s) = store();
+        s.enroll_device("vault-1").unwrap();
+        let own = s.device_id().to_string();
+        assert!(matches!(
+            s.bind_device("vault-1", &own),
+            Err(DeviceError::IdTaken(id)) if id == own
+        ));
+        s.bind_device("vault-1", "dev-1").unwrap();
     }
 }

@@ -26,6 +26,8 @@ mod decide;
 mod devices;
 mod durability;
 mod identity;
+#[cfg(test)]
+mod migration_tests;
 mod orders;
 mod people;
 mod receive;
@@ -55,6 +57,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_role_history",
         include_str!("migrations/0007_role_history.sql"),
     ),
+    ("0008_holds", include_str!("migrations/0008_holds.sql")),
 ];
 
 /// The columns [`event_row`] reads, in its order.
@@ -433,7 +436,7 @@ impl Store {
         let pkgs = self.packages(&tags)?;
         let list = PickList::new(order, &pkgs);
         let mut state = PickState::default();
-        for e in self.events_for_order(&order.number)? {
+        for e in crate::domain::counted(self.events_for_order(&order.number)?) {
             state.apply(&e);
         }
         Ok((list, state))
@@ -728,7 +731,7 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
                 tag: tag?.ok_or_else(|| bad("remove without tag"))?,
                 reason: note.unwrap_or_default(),
             },
-            "load_confirm" | "decision" | "deliver_finish" => {
+            "load_confirm" | "decision" | "deliver_finish" | "hold" | "ruling" => {
                 serde_json::from_str(detail.as_deref().unwrap_or(""))
                     .map_err(|e| bad(&format!("{kind}: {e}")))?
             }
@@ -747,7 +750,7 @@ fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
 
 /// The body of [`Store::record`], in the caller's transaction: attachments, then the
 /// events with this device's next sequence numbers, the time now and `person`.
-fn insert_events(
+pub(super) fn insert_events(
     conn: &Connection,
     path: &Path,
     device: &str,
@@ -954,7 +957,7 @@ fn allocation_facts(
     }
     // Tags picked on this order (accepted and not undone), from the event log.
     let mut state = PickState::default();
-    for e in events_for_order(tx, path, &order.number)? {
+    for e in crate::domain::counted(events_for_order(tx, path, &order.number)?) {
         state.apply(&e);
     }
     facts.picked = state.picked_tags().cloned().collect();

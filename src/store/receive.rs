@@ -4,6 +4,12 @@
 //! Events pushed to the hub go into the same `events` table as a device's own, with
 //! the pushing device's id and sequence number: `UNIQUE (device, seq)` makes a resend
 //! a no-op, and a resend with different contents is found and refused here.
+//!
+//! On a hub with people, an event whose person may not do it (by the role the person
+//! had when it was recorded), or that names nobody or nobody the hub knows, is kept
+//! and held: the hub records an [`EventKind::Hold`] naming it in the same
+//! transaction, and a supervisor's ruling decides ([`crate::domain::ruling`]). A push
+//! is never refused for a role, so no event waits behind a held one.
 
 use rusqlite::{OptionalExtension, params};
 use tracing::instrument;
@@ -11,7 +17,7 @@ use tracing::instrument;
 use super::devices::log_security_in;
 use super::sync::insert_event;
 use super::{EVENT_COLUMNS, Store, StoreError, classify, event_row, now};
-use crate::domain::Event;
+use crate::domain::{Event, EventKind};
 
 /// What the hub made of one push.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -20,6 +26,8 @@ pub struct Receipt {
     pub acked: Vec<i64>,
     pub new: usize,
     pub duplicates: usize,
+    /// New events the hub holds for a supervisor's ruling: sequence number and why.
+    pub held: Vec<(i64, String)>,
 }
 
 /// Why a push was refused. Nothing of it was stored.
@@ -38,14 +46,11 @@ pub enum PushRefused {
         seq: i64,
         sha256: String,
     },
-    /// On a hub with people: the event's person is unknown or may not do this.
-    #[error("event {device}/{seq} ({kind}): {why}")]
-    Role {
-        device: String,
-        seq: i64,
-        kind: &'static str,
-        why: String,
-    },
+    /// A device pushed a hold, which only the hub records.
+    #[error(
+        "event {device}/{seq} is a hold, which only the hub records: nothing of the push was stored"
+    )]
+    HubOnly { device: String, seq: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,9 +69,10 @@ impl Store {
     }
 
     /// [`Store::receive_events`] with the attachments the events refer to (checked
-    /// intact by the caller), stored in the same transaction. On a hub with people,
-    /// every new event must name a person whose role allows it
-    /// ([`Role::needed_for`](crate::domain::people::Role::needed_for)).
+    /// intact by the caller), stored in the same transaction. On a hub with people, a
+    /// new event that does not name a person whose role allows it
+    /// ([`Role::needed_for`](crate::domain::people::Role::needed_for)) is kept and
+    /// held for a ruling (in [`Receipt::held`]), its cause logged once per device.
     pub fn receive_with(
         &mut self,
         events: &[Event],
@@ -75,15 +81,16 @@ impl Store {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let at = now();
+        let hub = self.device.clone();
         if self.in_group() {
             let sp = self.conn.savepoint().map_err(err)?;
             // Dropped without commit on a refusal: rolled back to the savepoint.
-            let receipt = receive_into(&sp, events, attachments, &at, &path)?;
+            let receipt = receive_into(&sp, &hub, events, attachments, &at, &path)?;
             sp.commit().map_err(err)?;
             return Ok(receipt);
         }
         let tx = self.write_tx()?;
-        let receipt = receive_into(&tx, events, attachments, &at, &path)?;
+        let receipt = receive_into(&tx, &hub, events, attachments, &at, &path)?;
         tx.commit().map_err(err)?;
         Ok(receipt)
     }
@@ -139,9 +146,11 @@ impl Store {
     }
 }
 
-/// The body of [`Store::receive_events`], in the caller's transaction or savepoint.
+/// The body of [`Store::receive_events`], in the caller's transaction or savepoint;
+/// `hub` is the hub's own device id, which its holds carry.
 fn receive_into(
     conn: &rusqlite::Connection,
+    hub: &str,
     events: &[Event],
     attachments: &[super::Attachment],
     at: &str,
@@ -173,6 +182,12 @@ fn receive_into(
                 });
             }
             None => {
+                if matches!(e.kind, EventKind::Hold { .. }) {
+                    return Err(PushRefused::HubOnly {
+                        device: e.device.clone(),
+                        seq: e.seq,
+                    });
+                }
                 for sha in e.kind.attachments() {
                     if !super::ship::has_attachment(conn, sha).map_err(err)? {
                         return Err(PushRefused::MissingAttachment {
@@ -182,40 +197,11 @@ fn receive_into(
                         });
                     }
                 }
-                if has_people {
-                    let unchecked = check_role(conn, e).map_err(|r| match r {
-                        Ok(why) => PushRefused::Role {
-                            device: e.device.clone(),
-                            seq: e.seq,
-                            kind: e.kind.word(),
-                            why,
-                        },
-                        Err(sql) => PushRefused::Store(classify(path, sql)),
-                    })?;
-                    let why = match unchecked {
-                        Unchecked::Allowed => None,
-                        Unchecked::Nobody => Some("recorded with nobody signed in".to_string()),
-                        Unchecked::Unknown => Some(format!(
-                            "recorded by {:?}, who is not a person on this hub",
-                            e.person.as_deref().unwrap_or_default()
-                        )),
-                    };
-                    if let Some(why) = why {
-                        log_security_in(
-                            conn,
-                            Some(&e.device),
-                            "unattributed",
-                            &format!(
-                                "event {}/{} ({}) on order {}: {why}; kept, attributed to the device",
-                                e.device,
-                                e.seq,
-                                e.kind.word(),
-                                e.order
-                            ),
-                        )
-                        .map_err(err)?;
-                    }
-                }
+                let hold = if has_people {
+                    check_role(conn, e).map_err(err)?
+                } else {
+                    None
+                };
                 let id = insert_event(conn, e).map_err(err)?;
                 conn.prepare_cached(
                     "INSERT INTO hub_receipts (device, seq, event_id, received_at)
@@ -224,6 +210,23 @@ fn receive_into(
                 .map_err(err)?
                 .execute(params![e.device, e.seq, id, at])
                 .map_err(err)?;
+                if let Some(Hold { why, kind, cause }) = hold {
+                    // One row per cause per device, however many events it holds.
+                    log_security_in(conn, Some(&e.device), kind, &cause).map_err(err)?;
+                    let kind = EventKind::Hold {
+                        event: e.id(),
+                        why: why.clone(),
+                    };
+                    super::insert_events(
+                        conn,
+                        path,
+                        hub,
+                        None,
+                        vec![(e.order.clone(), kind)],
+                        &[],
+                    )?;
+                    receipt.held.push((e.seq, why));
+                }
                 receipt.new += 1;
             }
         }
@@ -232,19 +235,29 @@ fn receive_into(
     Ok(receipt)
 }
 
+/// Why the hub holds an event: for the event's hold, and the security log's kind
+/// and detail (the cause, the same for every event it holds on one device).
+struct Hold {
+    why: String,
+    kind: &'static str,
+    cause: String,
+}
+
 /// On a hub with people: the event's person must be one of them, with a role that
-/// allows the event. `Err(Ok(why))` is a refusal, `Err(Err(_))` a database failure.
-fn check_role(
-    conn: &rusqlite::Connection,
-    e: &Event,
-) -> Result<Unchecked, Result<String, rusqlite::Error>> {
+/// allowed the event when it was recorded. `Some` holds it.
+fn check_role(conn: &rusqlite::Connection, e: &Event) -> Result<Option<Hold>, rusqlite::Error> {
     use crate::domain::people::Role;
     let needed = Role::needed_for(&e.kind);
+    let word = e.kind.word().replace('_', " ");
     // Recorded with nobody signed in, or by someone the hub does not list: the device
     // had no people (or its own) when it recorded the event, before it heard of the
-    // hub's. The event is a fact of the floor and is kept, attributed to the device.
+    // hub's.
     let Some(name) = &e.person else {
-        return Ok(Unchecked::Nobody);
+        return Ok(Some(Hold {
+            why: "recorded with nobody signed in".into(),
+            kind: "unattributed",
+            cause: "events recorded with nobody signed in: kept, held for a supervisor".into(),
+        }));
     };
     // The role the person had when the event was recorded (by the event's time, in
     // UTC as the history keeps it); for an event older than the history, the first
@@ -262,29 +275,33 @@ fn check_role(
                  ORDER BY since DESC LIMIT 1),
                 (SELECT role FROM role_history WHERE name = ?1 ORDER BY since LIMIT 1),
                 (SELECT role FROM people WHERE name = ?1))",
-        )
-        .and_then(|mut st| st.query_row(params![name, at], |r| r.get(0)))
-        .map_err(Err)?;
-    let Some(role) = role else {
-        return Ok(Unchecked::Unknown);
-    };
-    let role: Role = role.parse().map_err(Ok)?;
-    if !role.allows(needed) {
-        return Err(Ok(format!(
-            "{name} is a {role}: this needs a {needed} or a supervisor"
-        )));
-    }
-    Ok(Unchecked::Allowed)
-}
-
-/// How an event passed the hub's role check.
-enum Unchecked {
-    /// Its person's role allows it.
-    Allowed,
-    /// Recorded with nobody signed in: kept, and written to the security log.
-    Nobody,
-    /// By a person the hub does not list: kept, and written to the security log.
-    Unknown,
+        )?
+        .query_row(params![name, at], |r| r.get(0))?;
+    let role = role.map(|r| r.parse::<Role>());
+    Ok(match role {
+        None => Some(Hold {
+            why: format!("recorded by {name:?}, who is not a person on this hub"),
+            kind: "unattributed",
+            cause: format!(
+                "events recorded by {name:?}, who is not a person on this hub: kept, held for a supervisor"
+            ),
+        }),
+        Some(Err(bad)) => Some(Hold {
+            why: format!("recorded by {name}, whose role here is unreadable ({bad})"),
+            kind: "role",
+            cause: format!(
+                "{name}'s role on this hub is unreadable ({bad}): their events are held for a supervisor"
+            ),
+        }),
+        Some(Ok(role)) if !role.allows(needed) => Some(Hold {
+            why: format!("{name} was a {role}; a {word} needs a {needed} or a supervisor"),
+            kind: "role",
+            cause: format!(
+                "{name} was a {role}: a {word} needs a {needed} or a supervisor; kept, held for a supervisor"
+            ),
+        }),
+        Some(Ok(_)) => None,
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, now};
 use crate::domain::ship::{LoadOrder, Shipment};
-use crate::domain::{Driver, Event, EventKind, Order, PickState, Vehicle};
+use crate::domain::{Driver, Event, EventKind, Order, PickList, PickState, Vehicle};
+use crate::tag::MetrcTag;
 
 /// A file kept with the events that refer to it by its SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,8 +153,10 @@ impl Store {
     /// An order as the dock and the driver see it: its list, its picks and its
     /// shipment, folded from all its events.
     pub fn shipment_of(&self, order: &Order) -> Result<LoadOrder, StoreError> {
-        let (list, _) = self.pick_list(order)?;
-        let events = self.events_for_order(&order.number)?;
+        let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+        let list = PickList::new(order, &self.packages(&tags)?);
+        // What counts: not the events held for a ruling, nor the rejected.
+        let events = crate::domain::counted(self.events_for_order(&order.number)?);
         let mut pick = PickState::default();
         for e in &events {
             pick.apply(e);

@@ -80,7 +80,10 @@ pub(super) fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Re
                 ..Columns::default()
             }
         }
-        EventKind::LoadConfirm(_) | EventKind::DeliverFinish { .. } => Columns {
+        EventKind::LoadConfirm(_)
+        | EventKind::DeliverFinish { .. }
+        | EventKind::Hold { .. }
+        | EventKind::Ruling { .. } => Columns {
             detail: Some(json(&e.kind)),
             ..Columns::default()
         },

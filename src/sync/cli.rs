@@ -56,6 +56,11 @@ pub fn describe(r: &SyncReport) -> String {
     for refused in &r.refused {
         s.push_str(&format!("\n  refused: {refused}"));
     }
+    for held in &r.held {
+        s.push_str(&format!(
+            "\n  held for a supervisor (kept, not counted): {held}"
+        ));
+    }
     s
 }
 

@@ -192,13 +192,6 @@ impl Client {
         };
         let status_u16 = status.as_u16();
         Err(match status {
-            // A person whose role may not do what an event records: that order's
-            // events stay queued for a supervisor; the device itself is fine.
-            StatusCode::FORBIDDEN if error == "role" => SyncError::Refused {
-                status: status_u16,
-                error,
-                message,
-            },
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Auth {
                 status: status_u16,
                 error,
@@ -363,6 +356,10 @@ pub struct SyncReport {
     pub packages: usize,
     /// Orders whose events the hub refused, with why: they stay queued.
     pub refused: Vec<String>,
+    /// This device's events the hub took but holds for a supervisor's ruling (their
+    /// person may not do them, or they name nobody the hub knows), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     /// This device's events still waiting for the hub.
     pub waiting: i64,
     /// People rows changed from the hub's list.
@@ -473,6 +470,12 @@ pub async fn push_outbox(
                 Ok(r) => {
                     report.pushed += r.accepted;
                     report.duplicates += r.duplicates;
+                    let me = store.device_id().to_string();
+                    report.held.extend(
+                        r.held
+                            .iter()
+                            .map(|h| format!("order {order}: event {me}/{}: {}", h.seq, h.why)),
+                    );
                     report.received += store.record_sync(
                         &order,
                         &r.acked,
