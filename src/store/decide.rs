@@ -4,7 +4,8 @@
 //! file) can commit between the decision and the record. Two processes scanning one
 //! tag can never both accept it.
 
-use super::{Attachment, Store, StoreError, classify, insert_events};
+use super::events::insert_events;
+use super::{Attachment, Store, StoreError, classify};
 use crate::domain::{Event, EventKind};
 
 /// What a decision records: the events (with the order each belongs to), the

@@ -1,7 +1,8 @@
 //! Migrations on a database made by an older tagtally: what was there survives.
 
 use super::*;
-use crate::domain::{EventRef, Verdict};
+use crate::domain::{Event, EventKind, EventRef, Verdict};
+use crate::tag::MetrcTag;
 
 fn scan(device: &str, seq: i64, person: Option<&str>) -> Event {
     const T: &str = "1A4060300003C35000010001";

@@ -1,13 +1,24 @@
-//! Whether an order is open: one truth, the `orders.is_open` column. An import sets
+//! Orders: imported with their lines and allocation (checked against the stored
+//! packages and the other open orders), found by number or short id, listed while
+//! open, read into a pick list; and whether one is open.
+//!
+//! Whether an order is open has one truth, the `orders.is_open` column. An import sets
 //! it from the platform's status (`OrderStatus::closes_the_order`); a hub snapshot
 //! clears it for an order the hub no longer lists as open, whatever its status text
 //! says. Picking and loading read it when a session opens and each time the session
 //! hears of another connection's writes.
 
-use rusqlite::OptionalExtension;
+use std::path::Path;
 
-use super::{Store, StoreError};
-use crate::domain::Order;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tracing::instrument;
+
+use super::events::events_for_order;
+use super::packages::packages;
+use super::{Store, StoreError, classify, now};
+use crate::domain::order::AllocationFacts;
+use crate::domain::{Line, Order, OrderStatus, PickList, PickState};
+use crate::tag::MetrcTag;
 
 impl Store {
     /// Whether `number` is open here (false for an order this database does not hold).
@@ -60,11 +71,11 @@ impl Store {
                                  AND o.number = events.order_number AND o.is_open = 0
                                  AND r.received_at > o.imported_at)
                  ORDER BY id",
-                cols = super::EVENT_COLUMNS
+                cols = super::events::EVENT_COLUMNS
             ))
             .map_err(&err)?;
         let rows = st
-            .query_map([order], super::event_row)
+            .query_map([order], super::events::event_row)
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
@@ -77,4 +88,284 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// An open order, for lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSummary {
+    pub number: String,
+    pub short_id: Option<String>,
+    pub buyer: String,
+    pub status: String,
+    pub ship_date: Option<String>,
+    pub total: usize,
+}
+
+impl Store {
+    /// Import orders with their allocation in one transaction, after checking the
+    /// allocation rules against the stored packages and the other open orders. Any
+    /// problem in any order refuses the whole file. Re-importing an order replaces its
+    /// lines and allocation but never its events.
+    #[instrument(skip_all, err(level = "debug"), fields(count = orders.len()))]
+    pub fn import_orders(&mut self, orders: &[Order]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let now = now();
+        let tx = self.write_tx()?;
+        for order in orders {
+            let facts = allocation_facts(&tx, &path, order)?;
+            let problems = order.check_allocation(&facts);
+            if !problems.is_empty() {
+                return Err(StoreError::AllocationRefused {
+                    order: order.number.clone(),
+                    problems,
+                });
+            }
+            write_order(&tx, &path, order, &now)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(())
+    }
+
+    /// Find an order by number or short id (case-insensitive).
+    pub fn find_order(&self, key: &str) -> Result<Order, StoreError> {
+        let err = self.err();
+        let number: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT number FROM orders WHERE number = ?1
+                 UNION ALL SELECT number FROM orders WHERE short_id = ?1
+                 UNION ALL SELECT number FROM orders
+                    WHERE lower(number) = lower(?1) OR lower(short_id) = lower(?1)
+                 LIMIT 1",
+                [key.trim()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        let number = number.ok_or_else(|| StoreError::NoSuchOrder(key.to_string()))?;
+        read_order(&self.conn, &self.path, &number)
+    }
+
+    /// Open orders, by ship date then number.
+    pub fn open_orders(&self) -> Result<Vec<OrderSummary>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT o.number, o.short_id, o.buyer, o.status, o.ship_date,
+                    (SELECT count(*) FROM allocations a WHERE a.order_number = o.number)
+                 FROM orders o WHERE o.is_open = 1
+                 ORDER BY o.ship_date IS NULL, o.ship_date, o.number",
+            )
+            .map_err(&err)?;
+        st.query_map([], |r| {
+            Ok(OrderSummary {
+                number: r.get(0)?,
+                short_id: r.get(1)?,
+                buyer: r.get(2)?,
+                status: r.get(3)?,
+                ship_date: r.get(4)?,
+                total: r.get::<_, i64>(5)? as usize,
+            })
+        })
+        .map_err(&err)?
+        .collect::<Result<_, _>>()
+        .map_err(&err)
+    }
+
+    /// Everything needed to pick an order: its list and its state from all events.
+    pub fn pick_list(&self, order: &Order) -> Result<(PickList, PickState), StoreError> {
+        let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+        let pkgs = self.packages(&tags)?;
+        let list = PickList::new(order, &pkgs);
+        let mut state = PickState::default();
+        for e in crate::domain::counted(self.events_for_order(&order.number)?) {
+            state.apply(&e);
+        }
+        Ok((list, state))
+    }
+}
+
+/// Replace an order's row, lines and allocation inside `tx` (its events are untouched).
+pub(super) fn write_order(
+    tx: &Transaction,
+    path: &Path,
+    order: &Order,
+    at: &str,
+) -> Result<(), StoreError> {
+    let err = |e| classify(path, e);
+    tx.execute(
+        "DELETE FROM allocations WHERE order_number = ?1",
+        [&order.number],
+    )
+    .map_err(err)?;
+    tx.execute(
+        "DELETE FROM order_lines WHERE order_number = ?1",
+        [&order.number],
+    )
+    .map_err(err)?;
+    tx.execute(
+        "INSERT INTO orders (number, short_id, status, is_open, buyer, buyer_license,
+            ship_date, imported_at, delivery_address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (number) DO UPDATE SET short_id = excluded.short_id,
+            status = excluded.status, is_open = excluded.is_open, buyer = excluded.buyer,
+            buyer_license = excluded.buyer_license, ship_date = excluded.ship_date,
+            imported_at = excluded.imported_at, delivery_address = excluded.delivery_address",
+        params![
+            order.number,
+            order.short_id,
+            order.status.0,
+            !order.status.closes_the_order(),
+            order.buyer,
+            order.buyer_license,
+            order.ship_date,
+            at,
+            order.delivery_address
+        ],
+    )
+    .map_err(err)?;
+    for (pos, line) in order.lines.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO order_lines (order_number, line_id, position, sku, name,
+                quantity, unit, batch, unit_price_cents)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                order.number,
+                line.id,
+                pos as i64,
+                line.sku,
+                line.name,
+                line.quantity,
+                line.unit,
+                line.batch,
+                line.unit_price_cents
+            ],
+        )
+        .map_err(err)?;
+        for (tpos, tag) in line.tags.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO allocations (order_number, line_id, tag, position)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![order.number, line.id, tag.as_str(), tpos as i64],
+            )
+            .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn read_order(
+    conn: &Connection,
+    path: &Path,
+    number: &str,
+) -> Result<Order, StoreError> {
+    let err = |e| classify(path, e);
+    let (short_id, status, buyer, buyer_license, ship_date, delivery_address) = conn
+        .query_row(
+            "SELECT short_id, status, buyer, buyer_license, ship_date, delivery_address
+             FROM orders WHERE number = ?1",
+            [number],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(err)?
+        .ok_or_else(|| StoreError::NoSuchOrder(number.to_string()))?;
+    let mut lines: Vec<Line> = conn
+        .prepare_cached(
+            "SELECT line_id, sku, name, quantity, unit, batch, unit_price_cents
+             FROM order_lines WHERE order_number = ?1 ORDER BY position",
+        )
+        .map_err(err)?
+        .query_map([number], |r| {
+            Ok(Line {
+                id: r.get(0)?,
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                quantity: r.get(3)?,
+                unit: r.get(4)?,
+                batch: r.get(5)?,
+                unit_price_cents: r.get(6)?,
+                tags: vec![],
+            })
+        })
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let allocs: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT line_id, tag FROM allocations WHERE order_number = ?1 ORDER BY line_id, position",
+        )
+        .map_err(err)?
+        .query_map([number], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    for (line_id, tag) in allocs {
+        let tag = MetrcTag::new(&tag).map_err(|_| StoreError::Corrupt {
+            path: path.into(),
+            message: format!("allocated tag {tag:?}"),
+        })?;
+        if let Some(l) = lines.iter_mut().find(|l| l.id == line_id) {
+            l.tags.push(tag);
+        }
+    }
+    Ok(Order {
+        number: number.to_string(),
+        short_id,
+        status: OrderStatus(status),
+        buyer,
+        buyer_license,
+        ship_date,
+        delivery_address,
+        lines,
+    })
+}
+
+/// The facts the allocation check needs, read inside the import transaction so that
+/// earlier orders of the same file count as holding their tags.
+fn allocation_facts(
+    tx: &Transaction,
+    path: &Path,
+    order: &Order,
+) -> Result<AllocationFacts, StoreError> {
+    let err = |e| classify(path, e);
+    let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+    let mut facts = AllocationFacts {
+        packages: packages(tx, path, &tags)?,
+        ..AllocationFacts::default()
+    };
+    {
+        let mut st = tx
+            .prepare_cached(
+                "SELECT a.order_number FROM allocations a JOIN orders o ON o.number = a.order_number
+                 WHERE a.tag = ?1 AND o.is_open = 1 AND a.order_number <> ?2 LIMIT 1",
+            )
+            .map_err(err)?;
+        for t in &tags {
+            if let Some(other) = st
+                .query_row(params![t.as_str(), order.number], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(err)?
+            {
+                facts.held_elsewhere.insert(t.clone(), other);
+            }
+        }
+    }
+    // Tags picked on this order (accepted and not undone), from the event log.
+    let mut state = PickState::default();
+    for e in crate::domain::counted(events_for_order(tx, path, &order.number)?) {
+        state.apply(&e);
+    }
+    facts.picked = state.picked_tags().cloned().collect();
+    Ok(facts)
 }

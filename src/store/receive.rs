@@ -15,8 +15,9 @@ use rusqlite::{OptionalExtension, params};
 use tracing::instrument;
 
 use super::devices::log_security_in;
+use super::events::{EVENT_COLUMNS, event_row};
 use super::sync::insert_event;
-use super::{EVENT_COLUMNS, Store, StoreError, classify, event_row, now};
+use super::{Store, StoreError, classify, now};
 use crate::domain::{Event, EventKind};
 
 /// What the hub made of one push.
@@ -217,7 +218,7 @@ fn receive_into(
                         event: e.id(),
                         why: why.clone(),
                     };
-                    super::insert_events(
+                    super::events::insert_events(
                         conn,
                         path,
                         hub,

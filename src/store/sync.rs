@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 use tracing::instrument;
 
-use super::{
-    EVENT_COLUMNS, PACKAGE_COLUMNS, Store, StoreError, classify, event_row, now, package_row,
-    read_order,
-};
+use super::events::{EVENT_COLUMNS, event_row};
+use super::orders::read_order;
+use super::packages::{PACKAGE_COLUMNS, package_row};
+use super::{Store, StoreError, classify, now};
 use crate::domain::{Event, EventKind, Order, Package};
 use crate::tag::MetrcTag;
 
@@ -481,7 +481,7 @@ impl Store {
             .map_err(err)?;
         let written = changed.len();
         for order in changed {
-            super::write_order(&tx, &path, order, &at)?;
+            super::orders::write_order(&tx, &path, order, &at)?;
         }
         tx.commit().map_err(err)?;
         Ok(closed + written)
