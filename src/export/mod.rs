@@ -16,6 +16,7 @@
 //! until it is written into Metrc's JSON as dollars.
 
 mod layout;
+mod text;
 pub mod pdf;
 pub mod report;
 pub mod template;
