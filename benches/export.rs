@@ -7,6 +7,9 @@
 //!   (every 25th rejected, every 100th not scanned) with a 360x110 signature PNG
 //!   decoded and embedded.
 //! - `export/delivery_report_json_500`: [`delivery_report_json`] serialised.
+//! - `export/picklist_pdf_500`: what `tagtally picklist ORDER` does for a 500-package
+//!   order in a database of 2,500 packages: read the order, its picks and its
+//!   packages, walk them, and lay out the PDF with a Code 128 per package.
 //!
 //! The target is under one second each; expect milliseconds. After criterion, the
 //! sizes of the documents are printed to stdout.
@@ -146,7 +149,37 @@ fn export(c: &mut Criterion) {
     group.bench_function("delivery_report_json_500", |b| {
         b.iter(|| serde_json::to_vec(&delivery_report_json(black_box(&report))).expect("JSON"))
     });
+    let (_dir, store) = picklist_store();
+    let settings = tagtally::config::Settings::default();
+    group.bench_function("picklist_pdf_500", |b| {
+        b.iter(|| {
+            let doc = tagtally::app::picklist::picklist_doc(&store, "SO-PL", &settings)
+                .expect("the order is there");
+            tagtally::export::picklist::picklist_pdf(black_box(&doc))
+        })
+    });
     group.finish();
+}
+
+/// A database with 2,500 synthetic packages and order SO-PL allocating 500 of them.
+fn picklist_store() -> (tempfile::TempDir, tagtally::store::Store) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut store = tagtally::store::Store::open(
+        &dir.path().join("bench.db"),
+        std::time::Duration::from_secs(5),
+    )
+    .expect("a store");
+    let pk = dir.path().join("packages.json");
+    std::fs::write(&pk, synthetic::packages_json(2_500).to_string()).expect("write");
+    tagtally::app::import_packages(&mut store, &pk).expect("packages");
+    let order = dir.path().join("order.json");
+    std::fs::write(
+        &order,
+        synthetic::order_json("SO-PL", 500, 2_500).to_string(),
+    )
+    .expect("write");
+    tagtally::app::import_orders(&mut store, &order).expect("order");
+    (dir, store)
 }
 
 criterion_group!(benches, export);

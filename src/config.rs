@@ -24,6 +24,7 @@ pub struct Settings {
     pub scan: ScanSettings,
     pub rules: Rules,
     pub ui: UiSettings,
+    pub pick: PickSettings,
     pub people: PeopleSettings,
     pub ship: ShipSettings,
     pub log: LogSettings,
@@ -97,6 +98,21 @@ impl PeopleSettings {
             max_failures: self.max_failures.max(1),
             duration: chrono::Duration::minutes(i64::from(self.lockout_minutes)),
         }
+    }
+}
+
+/// How pickers walk: the order of the pick list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PickSettings {
+    /// Location names in the order the vault is walked; the rest in natural order
+    /// after them ([`crate::domain::walk`]).
+    pub location_order: Vec<String>,
+}
+
+impl PickSettings {
+    pub fn walk(&self) -> crate::domain::walk::WalkOrder {
+        crate::domain::walk::WalkOrder::new(&self.location_order)
     }
 }
 

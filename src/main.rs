@@ -13,7 +13,8 @@ use tagtally::config::Settings;
 mod cli;
 
 use cli::args::{
-    Cli, Command, DeviceCommand, HubCommand, Import, ManifestFormat, ReportFormat, UserCommand,
+    Cli, Command, DeviceCommand, HubCommand, Import, ManifestFormat, PicklistFormat, ReportFormat,
+    UserCommand,
 };
 use cli::floor::start_sources;
 
@@ -48,6 +49,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pick(a) => cli::floor::pick(&settings, a, &mut out)?,
         Command::Load(a) => cli::floor::load(&settings, a, &mut out)?,
         Command::Deliver(a) => cli::floor::deliver(&settings, a, &mut out)?,
+        Command::Picklist {
+            order,
+            format,
+            out: file,
+        } => {
+            let store = app::open_store(&settings)?;
+            let doc = app::picklist::picklist_doc(&store, &order, &settings)?;
+            let bytes = match format {
+                PicklistFormat::Pdf => {
+                    use std::io::IsTerminal;
+                    if file.is_none() && io::stdout().is_terminal() {
+                        anyhow::bail!(
+                            "not writing a PDF to the terminal: give --out FILE, redirect it, or use --format text"
+                        );
+                    }
+                    tagtally::export::picklist::picklist_pdf(&doc)
+                }
+                PicklistFormat::Text => {
+                    tagtally::export::picklist::picklist_text(&doc).into_bytes()
+                }
+                PicklistFormat::Json => {
+                    let mut j = serde_json::to_vec_pretty(&doc)?;
+                    j.push(b'\n');
+                    j
+                }
+            };
+            write_out(file.as_deref(), &bytes, &mut out)?;
+        }
         Command::Manifest {
             order,
             format,
@@ -239,15 +268,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { order, json, .. } => {
             let store = app::open_store(&settings)?;
-            let p = app::status(&store, &order)?;
+            let (_, p, pulls) = app::picklist::pulls(&store, &order, &settings)?;
             let held = app::ruling::held(&store, &order)?;
             if json {
                 let mut v = serde_json::to_value(&p)?;
+                let left: Vec<_> = pulls.iter().filter(|p| p.to_pull()).collect();
+                v["to_pull"] = serde_json::to_value(&left)?;
+                v["next"] = serde_json::to_value(tagtally::domain::pull::next(&pulls, None))?;
                 v["held"] = serde_json::to_value(&held)?;
                 serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 app::print_progress(&p, &mut out)?;
+                app::picklist::print_to_pull(&pulls, &mut out)?;
                 app::ruling::print_held(&held, &mut out)?;
             }
         }
@@ -348,12 +381,7 @@ fn demo(mut settings: Settings, out: &mut impl Write) -> Result<()> {
         let mut store = app::open_store(&settings)?;
         app::load_demo(&mut store)?;
         writeln!(out, "{}", tagtally::app::demo_intro())?;
-        let mut session = app::pick::PickSession::open(
-            &mut store,
-            "SO-1001",
-            settings.tags.parser(),
-            settings.rules.clone(),
-        )?;
+        let mut session = app::pick::PickSession::open_for(&mut store, "SO-1001", &settings)?;
         let mut running = start_sources(&[], &settings)?;
         let result = session.run(running.events(), out, &mut io::stderr(), false);
         running.stop();

@@ -10,12 +10,14 @@ pub fn tag(n: usize) -> String {
 }
 
 /// Metrc v2 package JSON for `count` packages: 20 items, each in 5 batches; every
-/// 50th on hold, every 70th lab-failed, the rest eligible.
+/// 50th on hold, every 70th lab-failed, the rest eligible. Each is in one of three
+/// vaults or the cage, on one of 25 shelves; every 40th has no location.
 pub fn packages_json(count: usize) -> Value {
     let data: Vec<Value> = (0..count)
         .map(|n| {
             let item = n % 20;
             let batch = (n / 20) % 5;
+            let (location, shelf) = place(n);
             json!({
                 "Id": n,
                 "Label": tag(n),
@@ -32,11 +34,25 @@ pub fn packages_json(count: usize) -> Value {
                 "ArchivedDate": null,
                 "ExpirationDate": "2099-12-31",
                 "UseByDate": null,
-                "LastModified": "2026-11-01T12:00:00Z"
+                "LastModified": "2026-11-01T12:00:00Z",
+                "LocationName": location,
+                "SublocationName": shelf
             })
         })
         .collect();
     json!({"Data": data, "Total": count, "Page": 1, "TotalPages": 1})
+}
+
+/// Where synthetic package `n` is: `(LocationName, SublocationName)`.
+pub fn place(n: usize) -> (Option<String>, Option<String>) {
+    if n % 40 == 39 {
+        return (None, None);
+    }
+    let location = ["Vault A", "Vault B", "Vault C", "Cage"][(n / 7) % 4];
+    (
+        Some(location.to_string()),
+        Some(format!("Shelf {}", (n / 3) % 25 + 1)),
+    )
 }
 
 /// A LeafLink order `number` allocating `allocated` packages from those of

@@ -67,6 +67,8 @@ fn world() -> (PickList, HashMap<MetrcTag, Package>) {
                 expiration: None,
                 use_by: None,
                 last_modified: "2026-11-01T00:00:00.000Z".into(),
+                location: None,
+                sublocation: None,
             },
         );
     }

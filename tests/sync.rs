@@ -424,6 +424,8 @@ fn package(label: &str, modified: u32, on_hold: bool) -> Package {
             modified / 60,
             modified % 60
         ),
+        location: None,
+        sublocation: None,
     }
 }
 

@@ -11,12 +11,15 @@ use chrono::Local;
 use serde::Serialize;
 
 use crate::domain::pick::{Progress, decide};
+use crate::domain::pull::{Pull, Walk};
+use crate::domain::walk::WalkOrder;
 use crate::domain::{
-    Event, EventKind, Order, PickList, PickState, Rules, Verdict, counted, fold_order,
+    Event, EventKind, Order, Package, PickList, PickState, Rules, Verdict, counted, fold_order,
 };
 use crate::scan::{Frame, ScanEvent, SourceEvent};
 use crate::store::{Decided, Store, StoreError};
 use crate::tag::{MetrcTag, NotATag, TagParser};
+use std::collections::HashMap;
 use std::collections::HashSet;
 
 /// One open order being picked on this device.
@@ -45,6 +48,9 @@ pub struct Answer {
     pub picked: usize,
     pub total: usize,
     pub complete: bool,
+    /// The next package to pull after this scan, in walking order (none when the
+    /// order is complete or what is left may not ship).
+    pub next: Option<Pull>,
     /// The event's sequence number on this device; `None` when nothing was recorded.
     pub seq: Option<i64>,
     /// The scanner source, e.g. `stdin` or `serial:/dev/ttyACM0`.
@@ -63,7 +69,7 @@ impl<'s> PickSession<'s> {
     ) -> Result<Self, StoreError> {
         let order = store.find_order(order)?;
         store.check_open(&order, "picked")?;
-        let f = Follow::open(store, order)?;
+        let f = Follow::open(store, order, WalkOrder::default())?;
         Ok(PickSession {
             store,
             parser,
@@ -72,14 +78,59 @@ impl<'s> PickSession<'s> {
         })
     }
 
+    /// Open `order` with the site's settings: its tag format, its rules and the order
+    /// its vault is walked in.
+    pub fn open_for(
+        store: &'s mut Store,
+        order: &str,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, StoreError> {
+        Self::open(store, order, settings.tags.parser(), settings.rules.clone())?
+            .with_walk(settings.pick.walk())
+    }
+
+    /// Walk the vault in the site's order (`[pick] location_order`) rather than in
+    /// natural order throughout.
+    pub fn with_walk(mut self, walk: WalkOrder) -> Result<Self, StoreError> {
+        if walk != self.f.walk_order {
+            self.f = Follow::open(self.store, self.f.order.clone(), walk)?;
+        }
+        Ok(self)
+    }
+
     /// Fold what this session just recorded; read the order again if it came out of
     /// fold order.
     fn took(&mut self, event: &Event) -> Result<(), StoreError> {
         self.f.recorded(event);
         if self.f.stale {
-            self.f = Follow::open(self.store, self.f.order.clone())?;
+            self.f = Follow::open(self.store, self.f.order.clone(), self.f.walk_order.clone())?;
         }
         Ok(())
+    }
+
+    /// Every allocated package in walking order, picked or not, as of now.
+    pub fn pulls(&self) -> Vec<Pull> {
+        let today = Local::now().date_naive();
+        self.f.walk.pulls(
+            &self.f.list,
+            &self.f.state,
+            &self.f.packages,
+            &self.rules,
+            today,
+        )
+    }
+
+    /// The next package to pull (of `line` only, if given).
+    pub fn next(&self, line: Option<&str>) -> Option<Pull> {
+        let today = Local::now().date_naive();
+        self.f.walk.next(
+            &self.f.list,
+            &self.f.state,
+            &self.f.packages,
+            &self.rules,
+            today,
+            line,
+        )
     }
 
     /// The store, for reads beside the pick (order lists).
@@ -195,6 +246,7 @@ impl<'s> PickSession<'s> {
             picked: progress.picked,
             total: progress.total,
             complete: progress.complete,
+            next: self.next(None),
             seq,
             source: String::new(),
             manual: false,
@@ -345,6 +397,13 @@ struct Follow {
     order: Order,
     list: PickList,
     state: PickState,
+    /// The facts of the order's packages (where each is, what it holds), read again
+    /// when the store's package change counter moves.
+    packages: HashMap<MetrcTag, Package>,
+    package_changes: i64,
+    /// The allocated tags in walking order, and the site's order it was sorted by.
+    walk: Walk,
+    walk_order: WalkOrder,
     /// The last local event id of the order folded.
     last_id: i64,
     /// The fold key of the last event folded.
@@ -360,9 +419,12 @@ struct Follow {
 
 impl Follow {
     /// Read the order's events in one query (one consistent snapshot), and fold them.
-    fn open(store: &Store, order: Order) -> Result<Follow, StoreError> {
+    fn open(store: &Store, order: Order, walk_order: WalkOrder) -> Result<Follow, StoreError> {
         let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
-        let list = PickList::new(&order, &store.packages(&tags)?);
+        let package_changes = store.package_changes()?;
+        let packages = store.packages(&tags)?;
+        let list = PickList::new(&order, &packages);
+        let walk = Walk::new(&list, &packages, &walk_order);
         let rows = store.order_events_after(&order.number, 0, usize::MAX / 2)?;
         let last_id = rows.last().map_or(0, |(id, _)| *id);
         let events = counted(rows.into_iter().map(|(_, e)| e).collect());
@@ -376,6 +438,10 @@ impl Follow {
             order,
             list,
             state,
+            packages,
+            package_changes,
+            walk,
+            walk_order,
             mine: HashSet::new(),
             stale: false,
         })
@@ -387,8 +453,17 @@ impl Follow {
         let order = store.find_order(&self.order.number)?;
         store.check_open(&order, "picked")?;
         if order != self.order || self.stale {
-            *self = Follow::open(store, order)?;
+            *self = Follow::open(store, order, self.walk_order.clone())?;
             return Ok(());
+        }
+        let changes = store.package_changes()?;
+        if changes != self.package_changes {
+            // Package facts changed (a move, a hold): where they are and what may
+            // ship, read again; the picks stand.
+            let tags: Vec<MetrcTag> = self.order.allocations().map(|a| a.tag).collect();
+            self.packages = store.packages(&tags)?;
+            self.walk = Walk::new(&self.list, &self.packages, &self.walk_order);
+            self.package_changes = changes;
         }
         let me = store.device_id().to_string();
         let mut new: Vec<Event> = Vec::new();
@@ -414,7 +489,7 @@ impl Follow {
                 _ => true,
             };
         if !in_place {
-            *self = Follow::open(store, order)?;
+            *self = Follow::open(store, order, self.walk_order.clone())?;
             return Ok(());
         }
         for e in &new {
@@ -479,7 +554,12 @@ pub(crate) fn parse_frame(parser: &TagParser, frame: &Frame, refused: Option<Not
 
 /// One line for a person at a terminal.
 pub fn human(a: &Answer) -> String {
-    let done = if a.complete { "  ORDER COMPLETE" } else { "" };
+    let done = match (&a.next, a.complete) {
+        (_, true) => "  ORDER COMPLETE".to_string(),
+        (Some(n), false) => format!("  next: {}", next_words(n)),
+        (None, false) => String::new(),
+    };
+    let done = done.as_str();
     human_line(
         (a.verdict, a.reason),
         a.tag.as_ref(),
@@ -489,6 +569,17 @@ pub fn human(a: &Answer) -> String {
         (a.picked, a.total),
         done,
     )
+}
+
+/// `Vault A · Shelf 3 · …019794 · Blue Dream 3.5g · 10 Each`: the next package as
+/// the pick screen and the terminal show it.
+pub fn next_words(n: &Pull) -> String {
+    let mut parts = vec![n.place(), format!("…{}", n.tag.tail(6)), n.item.clone()];
+    let amount = n.amount();
+    if !amount.is_empty() {
+        parts.push(amount);
+    }
+    parts.join(" · ")
 }
 
 /// The verdict word, the tag's tail (or the input), the item, the message and the

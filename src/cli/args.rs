@@ -34,6 +34,18 @@ pub(crate) enum Command {
     /// Deliver a loaded order: read hand-over scans from standard input (or --source)
     /// and answer each; or accept / reject a package, show the state, or finish.
     Deliver(DeliverArgs),
+    /// The pick list of ORDER: every allocated package in walking order, grouped by
+    /// location, each with a checkbox, its tag, a Code 128 of the tag (pdf), item,
+    /// quantity, batch, line and whether it is picked; totals per line.
+    Picklist {
+        order: String,
+        #[arg(long, value_enum, default_value = "pdf")]
+        format: PicklistFormat,
+        /// Write to this file (default: standard output; a PDF is not written to a
+        /// terminal).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// The paper of a confirmed load: the Metrc transfer template (JSON body of
     /// POST /transfers/v2/templates/outgoing) or a printable manifest PDF. Every order
     /// of ORDER's load is a destination.
@@ -202,6 +214,13 @@ pub(crate) enum UserCommand {
         #[arg(long, env = "TAGTALLY_PIN", hide_env_values = true)]
         pin: String,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum PicklistFormat {
+    Pdf,
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -41,12 +41,7 @@ pub(crate) fn pick(settings: &Settings, a: PickArgs, out: &mut impl Write) -> Re
     } else {
         None
     };
-    let mut session = PickSession::open(
-        &mut store,
-        &order,
-        settings.tags.parser(),
-        settings.rules.clone(),
-    )?;
+    let mut session = PickSession::open_for(&mut store, &order, settings)?;
     let reason = || {
         reason
             .clone()

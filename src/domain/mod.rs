@@ -10,10 +10,12 @@ pub mod order;
 pub mod package;
 pub mod people;
 pub mod pick;
+pub mod pull;
 pub mod ruling;
 pub mod ship;
 pub mod state;
 pub mod transport;
+pub mod walk;
 
 pub use event::{
     Decision, Event, EventKind, EventRef, LoadConfirm, RejectReason, Stage, fold_order,

@@ -26,6 +26,12 @@ pub struct Package {
     pub use_by: Option<NaiveDate>,
     /// `LastModified`, normalised to UTC `YYYY-MM-DDTHH:MM:SS.fffZ` so it sorts as text.
     pub last_modified: String,
+    /// Where the package is: Metrc's `LocationName` and `SublocationName` (either may
+    /// be absent). The pick list walks by them ([`super::walk`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sublocation: Option<String>,
 }
 
 impl Package {
@@ -159,6 +165,8 @@ pub(crate) mod tests {
             expiration: None,
             use_by: None,
             last_modified: "2026-01-01T00:00:00.000Z".into(),
+            location: None,
+            sublocation: None,
         }
     }
 

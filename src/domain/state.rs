@@ -18,8 +18,9 @@ use crate::tag::MetrcTag;
 /// heard of survives the undo, whatever order the two arrive in anywhere.
 #[derive(Clone, Debug, Default)]
 pub struct PickState {
-    /// Standing accepted scans per tag, each with the line it was picked for.
-    picks: HashMap<MetrcTag, BTreeMap<EventRef, String>>,
+    /// Standing accepted scans per tag, each with the line it was picked for and who
+    /// was signed in.
+    picks: HashMap<MetrcTag, BTreeMap<EventRef, Picked>>,
     /// Accepted scans taken back by name: kept, so a scan folded after its undo (its
     /// device's clock was ahead) stays taken back.
     undone: HashSet<EventRef>,
@@ -37,10 +38,13 @@ impl PickState {
             } => {
                 let id = event.id();
                 if !self.undone.contains(&id) {
-                    self.picks
-                        .entry(tag.clone())
-                        .or_default()
-                        .insert(id, line.clone());
+                    self.picks.entry(tag.clone()).or_default().insert(
+                        id,
+                        Picked {
+                            line: line.clone(),
+                            person: event.person.clone(),
+                        },
+                    );
                 }
             }
             EventKind::Scan { .. } => {}
@@ -80,7 +84,16 @@ impl PickState {
         self.picks
             .get(tag)
             .and_then(|m| m.values().next())
-            .map(String::as_str)
+            .map(|p| p.line.as_str())
+    }
+
+    /// Who picked `tag`, if it is picked: the device and the person signed in there
+    /// (of its first standing scan, should two stand).
+    pub fn picked_by(&self, tag: &MetrcTag) -> Option<(&str, Option<&str>)> {
+        self.picks
+            .get(tag)
+            .and_then(|m| m.iter().next())
+            .map(|(id, p)| (id.device.as_str(), p.person.as_deref()))
     }
 
     pub fn is_picked(&self, tag: &MetrcTag) -> bool {
@@ -95,7 +108,7 @@ impl PickState {
     pub fn picked_lines(&self) -> impl Iterator<Item = (&MetrcTag, &str)> {
         self.picks
             .iter()
-            .filter_map(|(t, m)| m.values().next().map(|l| (t, l.as_str())))
+            .filter_map(|(t, m)| m.values().next().map(|p| (t, p.line.as_str())))
     }
 
     pub fn picked(&self) -> usize {
@@ -146,6 +159,13 @@ impl PickState {
             lines,
         }
     }
+}
+
+/// One standing accepted scan: the line it was picked for, who was signed in.
+#[derive(Clone, Debug)]
+struct Picked {
+    line: String,
+    person: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

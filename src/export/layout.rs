@@ -32,7 +32,6 @@ pub const PAD: f32 = 4.0;
 /// Zlib level for content and image streams.
 const LEVEL: u8 = 6;
 
-
 /// Text alignment in a table column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Align {
@@ -74,6 +73,45 @@ pub struct Image {
     pub width: u32,
     pub height: u32,
     pub rgb_zlib: Vec<u8>,
+}
+
+/// Draws inside a [`Layout::block`]: x from the left margin's page edge (points,
+/// as [`MARGIN`]), y down from the block's top.
+pub struct Pen<'a> {
+    layout: &'a mut Layout,
+    top: f32,
+}
+
+impl Pen<'_> {
+    /// Text with its baseline `y` below the block's top, cut to `max_w` with an
+    /// ellipsis; returns the width drawn.
+    pub fn text(&mut self, font: Font, size: f32, x: f32, y: f32, text: &str, max_w: f32) -> f32 {
+        let bytes = fit(font, size, &winansi(text), max_w);
+        let w = width(font, size, &bytes);
+        self.layout.text_at(font, size, x, self.top - y, bytes);
+        w
+    }
+
+    /// A filled rectangle (`gray` 0 is black) whose top edge is `y` below the block's
+    /// top.
+    pub fn fill(&mut self, x: f32, y: f32, w: f32, h: f32, gray: f32) {
+        let y = self.top - y - h;
+        self.layout.ops().push(Op::Fill { x, y, w, h, gray });
+    }
+
+    /// The outline of a rectangle, `line` points thick.
+    pub fn frame(&mut self, x: f32, y: f32, w: f32, h: f32, line: f32) {
+        self.fill(x, y, w, line, 0.0);
+        self.fill(x, y + h - line, w, line, 0.0);
+        self.fill(x, y, line, h, 0.0);
+        self.fill(x + w - line, y, line, h, 0.0);
+    }
+
+    /// A horizontal rule `y` below the block's top.
+    pub fn rule(&mut self, x1: f32, x2: f32, y: f32, line: f32) {
+        let y = self.top - y;
+        self.layout.rule_at(x1, x2, y, line);
+    }
 }
 
 enum Op {
@@ -357,6 +395,16 @@ impl Layout {
             }
             self.y = line_y - 14.0;
         }
+    }
+
+    /// A block `height` points tall kept on one page, drawn by `draw` with a [`Pen`]
+    /// whose coordinates run from the block's top left corner (x to the right, y
+    /// down, in points).
+    pub fn block(&mut self, height: f32, draw: impl FnOnce(&mut Pen<'_>)) {
+        self.need(height);
+        let top = self.y;
+        draw(&mut Pen { layout: self, top });
+        self.y = top - height;
     }
 
     /// `image` scaled to fit `max_w` x `max_h` points (never enlarged past 1 pt per

@@ -16,10 +16,11 @@
 //! until it is written into Metrc's JSON as dollars.
 
 mod layout;
-mod text;
 pub mod pdf;
+pub mod picklist;
 pub mod report;
 pub mod template;
+mod text;
 
 use serde::{Deserialize, Serialize};
 

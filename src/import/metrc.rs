@@ -115,6 +115,8 @@ fn package(file: &str, n: usize, v: &Value) -> Result<Package, ImportError> {
         expiration: r.date("ExpirationDate")?,
         use_by: r.date("UseByDate")?,
         last_modified: r.timestamp("LastModified")?,
+        location: r.opt_str("LocationName")?,
+        sublocation: r.opt_str("SublocationName")?,
     })
 }
 
@@ -136,7 +138,9 @@ mod tests {
       "UnitOfMeasureName":"Each","ProductionBatchNumber":"BD-0412","SourceProductionBatchNumbers":["BD-0401"],
       "LabTestingState":"TestPassed","IsOnHold":false,"IsOnRecall":true,"IsOnInvestigation":false,
       "IsFinished":false,"ArchivedDate":null,"ExpirationDate":"2027-01-31","UseByDate":"0001-01-01T00:00:00.000",
-      "LastModified":"2026-11-20T10:00:00-08:00","SomethingNew":{"x":1}}],"Total":1,"Page":1,"TotalPages":1}"#;
+      "LastModified":"2026-11-20T10:00:00-08:00","SomethingNew":{"x":1},
+      "LocationId":7,"LocationName":" Vault A ","SublocationId":null,"SublocationName":"Shelf 3",
+      "LocationTypeName":"Vault"}],"Total":1,"Page":1,"TotalPages":1}"#;
 
     const V1: &str = r#"[{"Label":"1A4060300003C35000019795","ItemName":"OG Kush 1g","Quantity":"4.0",
       "UnitOfMeasureName":"Grams","ProductionBatchNumber":null,"SourceProductionBatchNumbers":"OG-1, OG-2",
@@ -153,6 +157,32 @@ mod tests {
         assert_eq!(p.use_by, None);
         assert_eq!(p.expiration.unwrap().to_string(), "2027-01-31");
         assert_eq!(p.last_modified, "2026-11-20T18:00:00.000Z");
+        assert_eq!(p.location.as_deref(), Some("Vault A"));
+        assert_eq!(p.sublocation.as_deref(), Some("Shelf 3"));
+    }
+
+    #[test]
+    fn a_location_may_be_absent_null_or_blank_but_not_a_list() {
+        let p = &parse("p.json", V1.as_bytes()).unwrap()[0];
+        assert_eq!(
+            (p.location.as_deref(), p.sublocation.as_deref()),
+            (None, None)
+        );
+        let blank = V1.replace(
+            r#""IsFinished":false"#,
+            r#""IsFinished":false,"LocationName":"  ","SublocationName":null"#,
+        );
+        let p = &parse("p.json", blank.as_bytes()).unwrap()[0];
+        assert_eq!(
+            (p.location.as_deref(), p.sublocation.as_deref()),
+            (None, None)
+        );
+        let bad = V1.replace(
+            r#""IsFinished":false"#,
+            r#""IsFinished":false,"LocationName":[1]"#,
+        );
+        let e = parse("p.json", bad.as_bytes()).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("LocationName"), "{e}");
     }
 
     #[test]

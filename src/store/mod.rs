@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0007_role_history.sql"),
     ),
     ("0008_holds", include_str!("migrations/0008_holds.sql")),
+    (
+        "0009_package_places",
+        include_str!("migrations/0009_package_places.sql"),
+    ),
 ];
 
 /// What went wrong with the database, said so a person can act on it.

@@ -41,9 +41,10 @@ impl Store {
                 .prepare_cached(
                     "INSERT INTO packages (label, item, quantity, unit, batch, source_batches,
                         lab_state, on_hold, on_recall, on_investigation, finished, archived_date,
-                        expiration_date, use_by_date, last_modified, imported_at, change_seq)
+                        expiration_date, use_by_date, last_modified, imported_at, change_seq,
+                        location, sublocation)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        ?17)
+                        ?17, ?18, ?19)
                      ON CONFLICT (label) DO UPDATE SET item = excluded.item,
                         quantity = excluded.quantity, unit = excluded.unit, batch = excluded.batch,
                         source_batches = excluded.source_batches, lab_state = excluded.lab_state,
@@ -52,7 +53,8 @@ impl Store {
                         archived_date = excluded.archived_date,
                         expiration_date = excluded.expiration_date,
                         use_by_date = excluded.use_by_date, last_modified = excluded.last_modified,
-                        imported_at = excluded.imported_at, change_seq = excluded.change_seq",
+                        imported_at = excluded.imported_at, change_seq = excluded.change_seq,
+                        location = excluded.location, sublocation = excluded.sublocation",
                 )
                 .map_err(err)?;
             // The package cursor: numbered in this transaction, so in commit order.
@@ -97,6 +99,8 @@ impl Store {
                         p.last_modified,
                         now,
                         change,
+                        p.location,
+                        p.sublocation,
                     ])
                     .map_err(err)?;
             }
@@ -108,6 +112,15 @@ impl Store {
         }
         tx.commit().map_err(err)?;
         Ok(outcome)
+    }
+
+    /// The package change counter: it moves with every package fact written, so a
+    /// reader that holds package facts knows when to read them again.
+    pub fn package_changes(&self) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached("SELECT value FROM counters WHERE name = 'package_change'")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(self.err())
     }
 
     /// The stored packages among `tags`.
@@ -160,7 +173,7 @@ impl Store {
 pub(super) const PACKAGE_COLUMNS: &str =
     "label, item, quantity, unit, batch, source_batches, lab_state,
     on_hold, on_recall, on_investigation, finished, archived_date, expiration_date,
-    use_by_date, last_modified";
+    use_by_date, last_modified, location, sublocation";
 
 /// A package row; the inner error names a stored value that does not parse.
 pub(super) fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> {
@@ -193,6 +206,8 @@ pub(super) fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> 
             expiration: date(&dates[1])?,
             use_by: date(&dates[2])?,
             last_modified: r.get(14).map_err(|e| e.to_string())?,
+            location: r.get(15).map_err(|e| e.to_string())?,
+            sublocation: r.get(16).map_err(|e| e.to_string())?,
         })
     };
     Ok(build())
@@ -224,4 +239,65 @@ pub(super) fn packages(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sync::test_support::store;
+
+    fn package(location: Option<&str>, modified: &str) -> Package {
+        Package {
+            label: MetrcTag::new("1A4060300003C35000019794").unwrap(),
+            item: "Blue Dream 3.5g".into(),
+            quantity: 10.0,
+            unit: "Each".into(),
+            batch: Some("BD-0412".into()),
+            source_batches: vec![],
+            lab_state: "TestPassed".into(),
+            on_hold: false,
+            on_recall: false,
+            on_investigation: false,
+            finished: false,
+            archived: None,
+            expiration: None,
+            use_by: None,
+            last_modified: modified.into(),
+            location: location.map(str::to_string),
+            sublocation: location.map(|_| "Shelf 3".to_string()),
+        }
+    }
+
+    #[test]
+    fn where_a_package_is_follows_its_newest_snapshot_and_travels_to_devices() {
+        let (_d, mut s) = store();
+        let tag = package(None, "").label;
+        s.import_packages(&[package(Some("Vault A"), "2026-11-20T10:00:00.000Z")])
+            .unwrap();
+        let got = &s.packages(std::slice::from_ref(&tag)).unwrap()[&tag];
+        assert_eq!(
+            (got.location.as_deref(), got.sublocation.as_deref()),
+            (Some("Vault A"), Some("Shelf 3"))
+        );
+        // Moved in a newer snapshot: moved here; an older one changes nothing.
+        s.import_packages(&[package(Some("Cage"), "2026-11-21T10:00:00.000Z")])
+            .unwrap();
+        s.import_packages(&[package(Some("Vault A"), "2026-11-19T10:00:00.000Z")])
+            .unwrap();
+        let got = &s.packages(std::slice::from_ref(&tag)).unwrap()[&tag];
+        assert_eq!(got.location.as_deref(), Some("Cage"));
+        // Taken off its shelf: the place goes too.
+        s.import_packages(&[package(None, "2026-11-22T10:00:00.000Z")])
+            .unwrap();
+        let got = &s.packages(std::slice::from_ref(&tag)).unwrap()[&tag];
+        assert_eq!(
+            (got.location.as_deref(), got.sublocation.as_deref()),
+            (None, None)
+        );
+        // What the hub hands devices carries it.
+        s.import_packages(&[package(Some("Vault B"), "2026-11-23T10:00:00.000Z")])
+            .unwrap();
+        let (sent, _) = s.packages_since("0").unwrap();
+        assert_eq!(sent[0].location.as_deref(), Some("Vault B"));
+    }
 }

@@ -192,8 +192,9 @@ impl Background {
                                 let waiting = store.outbox_len().unwrap_or(-1);
                                 let _ = writeln!(
                                     status,
-                                    "[sync] {}: {e}; {waiting} events wait; retry in {:.1}s",
+                                    "[sync] {}: {e}; {}; retry in {:.1}s",
                                     if e.is_retryable() { "offline" } else { "refused" },
+                                    waiting_words(store.outbox_len()),
                                     d.as_secs_f64()
                                 );
                                 health.waiting = waiting;
@@ -262,12 +263,22 @@ async fn finish(
     let mut report = SyncReport::default();
     let drained =
         tokio::time::timeout(options.final_drain, push_outbox(store, client, &mut report)).await;
-    let waiting = store.outbox_len().unwrap_or(-1);
-    if !matches!(drained, Ok(Ok(()))) || waiting > 0 {
+    let waiting = store.outbox_len();
+    if !matches!(drained, Ok(Ok(()))) || waiting.as_ref().map_or(true, |w| *w > 0) {
         let _ = writeln!(
             status,
-            "[sync] stopped: {waiting} events wait for the hub (`tagtally sync` sends them)"
+            "[sync] stopped: {} for the hub (`tagtally sync` sends them)",
+            waiting_words(waiting)
         );
+    }
+}
+
+/// "1 event waits", "12 events wait", or what could not be counted.
+fn waiting_words(n: Result<i64, crate::store::StoreError>) -> String {
+    match n {
+        Ok(1) => "1 event waits".to_string(),
+        Ok(n) => format!("{n} events wait"),
+        Err(e) => format!("the events waiting could not be counted ({e})"),
     }
 }
 

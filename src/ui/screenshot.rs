@@ -67,8 +67,7 @@ pub fn demo_pick(
     tags: &[u32],
     short_rest: bool,
 ) -> Result<(), String> {
-    let mut s = PickSession::open(store, order, settings.tags.parser(), settings.rules.clone())
-        .map_err(|e| e.to_string())?;
+    let mut s = PickSession::open_for(store, order, settings).map_err(|e| e.to_string())?;
     for &t in tags {
         let a = s.scan(&frame(&demo_tag(t))).map_err(|e| e.to_string())?;
         if a.verdict != "accepted" {

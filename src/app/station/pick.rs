@@ -108,7 +108,7 @@ fn open_pick<'s>(
     settings: &Settings,
     key: &str,
 ) -> Result<PickSession<'s>, StoreError> {
-    PickSession::open(store, key, settings.tags.parser(), settings.rules.clone())
+    PickSession::open_for(store, key, settings)
 }
 
 /// The picked tags of `order`, the ones picked in this session last-first, then the
