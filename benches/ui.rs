@@ -1,8 +1,11 @@
 //! Scan arriving -> verdict on screen, on the headless software renderer: the time from
-//! the first key of a wedge scan to the next frame rendered with its banner, for an
-//! order of 500 packages among 20,000. Run with `cargo bench --bench ui`.
+//! the first key of a wedge scan to the next frame rendered with its banner and the
+//! pick list moved on (the next package changed), for an order of 500 packages among
+//! 20,000; then the list scrolled by the wheel, one frame rendered per step. Run with
+//! `cargo bench --bench ui`.
 //!
-//! Prints p50, p99 and max over 200 scans (5 under `cargo test --benches`).
+//! Prints p50, p99 and max over 200 scans and 200 scroll frames (5 each under `cargo
+//! test --benches`).
 
 use std::time::{Duration, Instant};
 
@@ -57,20 +60,51 @@ fn main() {
             (format!("1A4FF01{:017X}", 900_000 + i), "NOT ON LIST")
         };
         let picked_before = pick.get_picked();
+        let next_before = pick.get_next_tag_tail();
         let t0 = Instant::now();
         h.type_text(&format!("{tag}\n"));
         let ok = h.pump_until(wait, || {
             pick.get_banner_word() == word
-                && (word != "ACCEPTED" || pick.get_picked() == picked_before + 1)
+                && (word != "ACCEPTED"
+                    || (pick.get_picked() == picked_before + 1
+                        && (pick.get_next_tag_tail() != next_before
+                            || !tag.ends_with(next_before.as_str()))))
         });
         assert!(ok, "scan {i} ({tag}) did not show {word}");
         h.snapshot().unwrap();
         times.push(t0.elapsed());
     }
+    report(
+        "scan_to_verdict_on_screen",
+        &mut times,
+        "order of 500, 1280x800 software renderer",
+    );
+
+    // Scroll the pick list: one wheel step, one frame.
+    app.window.global::<PickAdapter>().set_banner_visible(false);
+    h.snapshot().unwrap();
+    let mut frames = Vec::with_capacity(scans);
+    for i in 0..scans {
+        // Down through the list, back up every 50 steps.
+        let dy = if (i / 50) % 2 == 0 { -60.0 } else { 60.0 };
+        let t0 = Instant::now();
+        h.scroll(640.0, 450.0, dy);
+        h.pump();
+        h.snapshot().unwrap();
+        frames.push(t0.elapsed());
+    }
+    report(
+        "pick_list_scroll_frame",
+        &mut frames,
+        "a list of ~250 packages to pull, 1280x800 software renderer, whole window",
+    );
+}
+
+fn report(what: &str, times: &mut [Duration], note: &str) {
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!(
-        "scan_to_verdict_on_screen: p50 = {:.1} ms, p99 = {:.1} ms, max = {:.1} ms (n = {}, order of 500, 1280x800 software renderer)",
+        "{what}: p50 = {:.1} ms, p99 = {:.1} ms, max = {:.1} ms (n = {}, {note})",
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
         times.last().unwrap().as_secs_f64() * 1e3,

@@ -308,21 +308,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map(|o| {
                         serde_json::json!({"number": o.number, "short_id": o.short_id,
                             "buyer": o.buyer, "status": o.status, "ship_date": o.ship_date,
-                            "total": o.total})
+                            "total": o.total, "picked": o.picked,
+                            "others_picking": o.others_picking})
                     })
                     .collect();
                 serde_json::to_writer(&mut out, &rows)?;
                 writeln!(out)?;
             } else {
                 for o in orders {
+                    let others = if o.others_picking.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  also picking: {}", o.others_picking.join(", "))
+                    };
                     writeln!(
                         out,
-                        "{:<12} {:<10} {:<28} {:<10} ship {:<10} {} packages",
+                        "{:<12} {:<10} {:<28} {:<10} ship {:<10} {}/{} picked{others}",
                         o.number,
                         o.short_id.as_deref().unwrap_or("-"),
                         o.buyer,
                         o.status,
                         o.ship_date.as_deref().unwrap_or("-"),
+                        o.picked,
                         o.total
                     )?;
                 }

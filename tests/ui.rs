@@ -759,10 +759,16 @@ fn short_pick_by_taps(h: &Headless) {
         .send(tagtally::app::station::Command::OpenOrder("SO-1001".into()));
     assert!(h.pump_until(WAIT, || ui.screen() == "pick"));
     h.pump();
-    // Line 2 is the second row; the short button is at the bottom.
-    h.tap(300.0, 210.0);
+    // Line 2 is the second row under the next package; the short button is at the
+    // bottom left.
+    h.tap(200.0, 317.0);
     assert_eq!(ui.pick().get_selected_line(), "2");
-    h.tap(640.0, 722.0);
+    // Only line 2's packages are listed, its first one next.
+    let pulls = ui.pick().get_pulls();
+    assert!(pulls.row_count() > 0);
+    assert!((0..pulls.row_count()).all(|i| pulls.row_data(i).unwrap().line == "2"));
+    assert_eq!(ui.pick().get_next_tag_tail(), "010011");
+    h.tap(250.0, 722.0);
     assert!(
         ui.pick().get_short_open(),
         "the short button opens the reasons"

@@ -59,6 +59,16 @@ impl Pull {
         self.picked.is_none() && !self.short
     }
 
+    /// The location heading it is listed under: its location, or `No location`.
+    pub fn group(&self) -> String {
+        self.location
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .unwrap_or(NO_LOCATION)
+            .to_string()
+    }
+
     /// `Vault A · Shelf 3`, or `No location`.
     pub fn place(&self) -> String {
         place_of(self.location.as_deref(), self.sublocation.as_deref())

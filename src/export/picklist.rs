@@ -10,7 +10,7 @@ use rxing::oned::{Code128Writer, OneDimensionalCodeWriter};
 use serde::Serialize;
 
 use super::layout::{Column, Font, Layout, MARGIN, PAGE_WIDTH, Pen};
-use crate::domain::pull::{NO_LOCATION, Pull};
+use crate::domain::pull::Pull;
 use crate::domain::state::LineProgress;
 
 /// What the paper pick list shows.
@@ -37,7 +37,7 @@ impl PickListDoc {
     pub fn groups(&self) -> Vec<(String, Vec<&Pull>)> {
         let mut out: Vec<(String, Vec<&Pull>)> = Vec::new();
         for p in &self.packages {
-            let name = group_of(p);
+            let name = p.group();
             match out.last_mut() {
                 Some((g, v)) if *g == name => v.push(p),
                 _ => out.push((name, vec![p])),
@@ -45,15 +45,6 @@ impl PickListDoc {
         }
         out
     }
-}
-
-fn group_of(p: &Pull) -> String {
-    p.location
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .unwrap_or(NO_LOCATION)
-        .to_string()
 }
 
 /// The tag split where people read it: the first 18 characters, the last six.
@@ -312,7 +303,7 @@ mod tests {
             [
                 ("Vault A".into(), 2),
                 ("Vault B".into(), 1),
-                (NO_LOCATION.into(), 1)
+                (crate::domain::pull::NO_LOCATION.into(), 1)
             ]
         );
     }

@@ -99,6 +99,11 @@ pub struct OrderSummary {
     pub status: String,
     pub ship_date: Option<String>,
     pub total: usize,
+    /// Allocated packages picked so far (by any device, as this database counts).
+    pub picked: usize,
+    /// Who else has picks standing on it: the person, or the device where nobody was
+    /// signed in; this device's own picks are not listed.
+    pub others_picking: Vec<String>,
 }
 
 impl Store {
@@ -159,19 +164,41 @@ impl Store {
                  ORDER BY o.ship_date IS NULL, o.ship_date, o.number",
             )
             .map_err(&err)?;
-        st.query_map([], |r| {
-            Ok(OrderSummary {
-                number: r.get(0)?,
-                short_id: r.get(1)?,
-                buyer: r.get(2)?,
-                status: r.get(3)?,
-                ship_date: r.get(4)?,
-                total: r.get::<_, i64>(5)? as usize,
+        let mut orders: Vec<OrderSummary> = st
+            .query_map([], |r| {
+                Ok(OrderSummary {
+                    number: r.get(0)?,
+                    short_id: r.get(1)?,
+                    buyer: r.get(2)?,
+                    status: r.get(3)?,
+                    ship_date: r.get(4)?,
+                    total: r.get::<_, i64>(5)? as usize,
+                    picked: 0,
+                    others_picking: Vec::new(),
+                })
             })
-        })
-        .map_err(&err)?
-        .collect::<Result<_, _>>()
-        .map_err(&err)
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)?;
+        // How far each is picked, and by whom else: folded as every fold reads an
+        // order's events (a few open orders; one indexed read each).
+        for o in &mut orders {
+            let mut state = PickState::default();
+            for e in crate::domain::counted(self.events_for_order(&o.number)?) {
+                state.apply(&e);
+            }
+            o.picked = state.picked();
+            let mut others: Vec<String> = state
+                .picked_tags()
+                .filter_map(|t| state.picked_by(t))
+                .filter(|(device, _)| *device != self.device)
+                .map(|(device, person)| person.unwrap_or(device).to_string())
+                .collect();
+            others.sort();
+            others.dedup();
+            o.others_picking = others;
+        }
+        Ok(orders)
     }
 
     /// Everything needed to pick an order: its list and its state from all events.

@@ -145,6 +145,19 @@ impl Headless {
         self.window.dispatch_event(WindowEvent::PointerExited);
     }
 
+    /// Turn a mouse wheel over a logical position: `dy` logical pixels (negative
+    /// scrolls the content up, towards what is below).
+    pub fn scroll(&self, x: f32, y: f32, dy: f32) {
+        let position = LogicalPosition::new(x, y);
+        self.window
+            .dispatch_event(WindowEvent::PointerMoved { position });
+        self.window.dispatch_event(WindowEvent::PointerScrolled {
+            position,
+            delta_x: 0.0,
+            delta_y: dy,
+        });
+    }
+
     /// Draw with a finger: press at the first point, slide through the others in 4 px
     /// steps (as a touch screen reports), lift at the last.
     pub fn stroke(&self, points: &[(f32, f32)]) {

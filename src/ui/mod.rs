@@ -12,6 +12,7 @@ mod deliver;
 pub mod entry;
 pub mod headless;
 mod load;
+mod pick;
 pub mod screenshot;
 mod sign_in;
 pub mod sound;
@@ -361,6 +362,12 @@ fn wire(window: &AppWindow, station: &Rc<Station>, settings: &Settings) {
     }
     {
         let weak = window.as_weak();
+        let w2 = weak.clone();
+        pick.on_filter_changed(move || {
+            if let Some(w) = w2.upgrade() {
+                pick::render(&w);
+            }
+        });
         pick.on_dismiss_banner(move || {
             if let Some(w) = weak.upgrade() {
                 w.global::<PickAdapter>().set_banner_visible(false);

@@ -156,6 +156,21 @@ pub fn wire(
         });
     }
     {
+        let weak = window.as_weak();
+        a.on_back(move || {
+            touched();
+            STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                s.pin.clear();
+                s.selected.clear();
+            });
+            if let Some(w) = weak.upgrade() {
+                w.global::<SignInAdapter>().set_message("".into());
+                show(&w);
+            }
+        });
+    }
+    {
         let (weak, station) = (window.as_weak(), station.clone());
         a.on_submit(move || {
             if let Some(w) = weak.upgrade() {

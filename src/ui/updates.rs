@@ -47,29 +47,37 @@ pub fn apply(w: &AppWindow, update: Update) {
                         buyer: s.buyer.into(),
                         ship_date: s.ship_date.unwrap_or_default().into(),
                         total: s.total as i32,
+                        picked: s.picked as i32,
+                        others: if s.others_picking.is_empty() {
+                            "".into()
+                        } else {
+                            format!("also picking: {}", s.others_picking.join(", ")).into()
+                        },
                     })
                     .collect::<Vec<_>>(),
             )));
         }
-        Update::Opened { buyer, progress } => {
+        Update::Opened { buyer, view } => {
             pick.set_buyer(buyer.into());
             pick.set_banner_visible(false);
             pick.set_selected_line("".into());
+            pick.set_show_picked(false);
             pick.set_status("Scan the packages on the list.".into());
-            show_progress(&pick, &progress);
+            super::pick::show(w, view);
             app.set_screen("pick".into());
             w.global::<OrdersAdapter>().set_message("".into());
         }
-        Update::Answer { answer, progress } => {
-            show_progress(&pick, &progress);
+        Update::Answer { answer, view } => {
+            super::pick::show(w, view);
             show_banner(w, &answer);
         }
-        Update::Progress(progress) => show_progress(&pick, &progress),
-        Update::Refreshed(Refreshed::Pick(progress)) => show_progress(&pick, &progress),
+        Update::Progress(view) => super::pick::show(w, view),
+        Update::Refreshed(Refreshed::Pick(view)) => super::pick::show(w, view),
         Update::Refreshed(Refreshed::Load(view)) => load::refreshed(w, view),
         Update::Refreshed(Refreshed::Delivery(state)) => deliver::refreshed(w, state),
         Update::Closed => {
             pick.set_banner_visible(false);
+            super::pick::clear();
             supervisor::close(w);
             entry::activate(None);
             load::closed(w);
@@ -117,9 +125,9 @@ pub fn apply(w: &AppWindow, update: Update) {
                 .collect();
             supervisor::open(w, supervisor::Purpose::Undo, items);
         }
-        Update::Undone { tag, progress } => {
+        Update::Undone { tag, view } => {
             supervisor::close(w);
-            show_progress(&pick, &progress);
+            super::pick::show(w, view);
             pick.set_status(format!("Pick of {tag} undone by a supervisor.").into());
             sound::play(true);
         }

@@ -32,6 +32,7 @@ mod pick;
 use super::ship::{DeliverySession, LoadSession, ShipAnswer, ShipError};
 use deliver::delivery_loop;
 use load::load_loop;
+pub use pick::PickView;
 use pick::pick_loop;
 
 /// A supervisor's name and PIN, typed on the keypad for an undo or a removal.
@@ -157,7 +158,7 @@ impl LoadView {
 /// The open session, read again after the background sync took something in.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Refreshed {
-    Pick(Progress),
+    Pick(PickView),
     Load(LoadView),
     Delivery(DeliveryState),
 }
@@ -169,15 +170,12 @@ pub enum Update {
         search: String,
         orders: Vec<OrderSummary>,
     },
-    /// An order was opened: its buyer and progress.
-    Opened { buyer: String, progress: Progress },
+    /// An order was opened: its buyer, progress and pick list.
+    Opened { buyer: String, view: PickView },
     /// A scan was checked and recorded (`answer.seq`), or answered without a record.
-    Answer {
-        answer: Box<Answer>,
-        progress: Progress,
-    },
+    Answer { answer: Box<Answer>, view: PickView },
     /// A short pick was recorded.
-    Progress(Progress),
+    Progress(PickView),
     /// What the background sync brought, for the open order, load or delivery (no
     /// person did anything: it does not count as activity for the idle sign-out).
     Refreshed(Refreshed),
@@ -202,7 +200,7 @@ pub enum Update {
     /// The picked tags of the open order with their lines, the last picked first.
     Picked(Vec<(String, String)>),
     /// A supervisor's undo was recorded.
-    Undone { tag: String, progress: Progress },
+    Undone { tag: String, view: PickView },
     /// An action (undo, removal, confirmation, decision, finish) was refused: nothing
     /// was recorded. Says why.
     Refused(String),
@@ -578,6 +576,8 @@ fn common(cmd: Command, store: &Store, report: &impl Fn(Update)) -> Common {
         Command::CloseOrder => {
             report(Update::Closed);
             report(stages(store));
+            // Back on the list: how far each order is now.
+            report(list(store, String::new()));
             return Common::Leave(None);
         }
         Command::Flow(f) => {

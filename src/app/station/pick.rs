@@ -7,6 +7,25 @@ use crate::scan::ScanEvent;
 use crate::store::{Store, StoreError};
 
 use super::*;
+use crate::domain::pull::Pull;
+
+/// The pick screen's state after a change: the order's progress and every allocated
+/// package in walking order, picked or not (the screen filters by line and by the
+/// "show picked" toggle).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PickView {
+    pub progress: Progress,
+    pub pulls: Vec<Pull>,
+}
+
+impl PickView {
+    fn of(session: &PickSession<'_>) -> PickView {
+        PickView {
+            progress: session.progress(),
+            pulls: session.pulls(),
+        }
+    }
+}
 
 /// Run one open order until it is closed or another is opened; returns the command
 /// that ended it, for the outer loop.
@@ -27,7 +46,7 @@ pub(super) fn pick_loop(
     };
     report(Update::Opened {
         buyer: session.list().buyer.clone(),
-        progress: session.progress(),
+        view: PickView::of(&session),
     });
     let order = session.list().order.clone();
     // Tags accepted here, most recent last (for "undo the last pick").
@@ -56,7 +75,7 @@ pub(super) fn pick_loop(
                     }
                     report(Update::Answer {
                         answer: Box::new(answer),
-                        progress: session.progress(),
+                        view: PickView::of(&session),
                     });
                 }
                 Err(e @ StoreError::OrderClosed { .. }) => {
@@ -65,14 +84,14 @@ pub(super) fn pick_loop(
                 Err(e) => report(not_recorded(e)),
             },
             Command::Heard => match session.follow_other_devices() {
-                Ok(()) => report(Update::Refreshed(Refreshed::Pick(session.progress()))),
+                Ok(()) => report(Update::Refreshed(Refreshed::Pick(PickView::of(&session)))),
                 Err(e @ StoreError::OrderClosed { .. }) => {
                     return closed(e, session.store(), report);
                 }
                 Err(e) => report(Update::Error(e.to_string())),
             },
             Command::Short { line, reason } => match session.short(&line, &reason) {
-                Ok(p) => report(Update::Progress(p)),
+                Ok(_) => report(Update::Progress(PickView::of(&session))),
                 Err(e) => report(Update::Error(e.to_string())),
             },
             Command::ListPicked => report(picked(session.store(), &order, &recent)),
@@ -89,9 +108,12 @@ pub(super) fn pick_loop(
                     |s| s.undo(&tag, &reason).map_err(|e| e.to_string()),
                 );
                 match done {
-                    Ok(progress) => {
+                    Ok(_) => {
                         recent.retain(|r| *r != tag);
-                        report(Update::Undone { tag, progress })
+                        report(Update::Undone {
+                            tag,
+                            view: PickView::of(&session),
+                        })
                     }
                     Err(why) => report(Update::Refused(why)),
                 }
