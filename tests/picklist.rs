@@ -263,3 +263,56 @@ fn places_nobody_planned_for_still_make_a_pick_list() {
     let err = site.fails(&["picklist", "SO-404", "--format", "text"]);
     assert!(err.contains("SO-404"), "{err}");
 }
+
+/// The same list through a pick session (what the station and `pick --json` use): an
+/// allocation changed while the order is open is followed, a package moved shows its
+/// new place, and nothing is next once the order is complete.
+#[test]
+fn an_open_list_follows_the_allocation_and_ends_complete() {
+    let site = Site::demo();
+    let settings = tagtally::config::Settings::default();
+    let open = || tagtally::store::Store::open(&site.db(), std::time::Duration::from_secs(5));
+    let mut store = open().unwrap();
+    let mut s =
+        tagtally::app::pick::PickSession::open_for(&mut store, "SO-1002", &settings).unwrap();
+    let tails = |s: &tagtally::app::pick::PickSession| -> Vec<String> {
+        s.pulls()
+            .iter()
+            .map(|p| p.tag.tail(6).to_string())
+            .collect()
+    };
+    // Vault A · Shelf 1, then Shelf 12.
+    assert_eq!(tails(&s), ["010005", "010006"]);
+    // The coordinator re-allocates SO-1002 (another connection): 010007 for 010005.
+    let csv = "order,buyer,buyer_license,line,sku,batch,tag\n\
+               SO-1002,Leaf & Co,C10-0000733-LIC,1,BD-35,BD-0412,1A4060300003C35000010006\n\
+               SO-1002,Leaf & Co,C10-0000733-LIC,1,BD-35,BD-0412,1A4060300003C35000010007\n";
+    let f = site.file("realloc.csv", csv);
+    site.ok(&["import", "order", &f]);
+    s.follow_other_devices().unwrap();
+    assert_eq!(tails(&s), ["010006", "010007"]);
+    // 010006 moves to the cage in a newer package snapshot: it walks first now.
+    let moved = serde_json::json!({"Data": [{
+        "Label": "1A4060300003C35000010007", "Item": {"Name": "Blue Dream 3.5g"},
+        "Quantity": 24, "UnitOfMeasureName": "Each", "ProductionBatchNumber": "BD-0412",
+        "LabTestingState": "TestPassed", "IsOnHold": false, "IsFinished": false,
+        "LastModified": "2026-11-30T10:00:00Z", "LocationName": "Cage"}]});
+    let f = site.file("moved.json", moved.to_string());
+    site.ok(&["import", "packages", &f]);
+    s.follow_other_devices().unwrap();
+    assert_eq!(tails(&s), ["010007", "010006"]);
+    assert_eq!(s.next(None).unwrap().place(), "Cage");
+    // Both picked: complete, nothing next.
+    for t in ["1A4060300003C35000010007", "1A4060300003C35000010006"] {
+        let a = s
+            .scan(&tagtally::scan::Frame {
+                bytes: t.as_bytes().to_vec(),
+                len: t.len(),
+            })
+            .unwrap();
+        assert_eq!(a.verdict, "accepted", "{t}");
+    }
+    assert!(s.progress().complete);
+    assert!(s.next(None).is_none());
+    assert!(s.pulls().iter().all(|p| !p.to_pull()));
+}

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use slint::{ComponentHandle, Model};
 use tagtally::app::station::Command;
+use tagtally::domain::people::Role;
 use tagtally::ui::headless::Headless;
 use tagtally::ui::screenshot::DemoDb;
-use tagtally::domain::people::Role;
 use tagtally::ui::{App, AppAdapter, OrdersAdapter, PickAdapter, SignInAdapter};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -56,6 +56,39 @@ fn the_floor_screens_of_the_pick_list() {
     small_screens_show_the_place_and_the_six_digits(&h);
     the_order_list_shows_progress_and_who_else_picks(&h);
     the_keypad_goes_back_to_the_names(&h);
+    a_long_or_foreign_place_is_shortened_on_screen(&h);
+}
+
+fn a_long_or_foreign_place_is_shortened_on_screen(h: &Headless) {
+    let db = DemoDb::new().unwrap();
+    let long = "Vault ".repeat(50);
+    {
+        let mut store = db.store().unwrap();
+        let tag = tagtally::tag::MetrcTag::new("1A4060300003C35000010021").unwrap();
+        let mut p = store.packages(std::slice::from_ref(&tag)).unwrap()[&tag].clone();
+        p.location = Some(long.clone());
+        p.sublocation = Some("棚 3 🔥 Étagère".into());
+        p.last_modified = "2099-01-01T00:00:00.000Z".into();
+        store.import_packages(&[p]).unwrap();
+    }
+    for (w, hgt) in [(480, 800), (320, 240), (1280, 800)] {
+        h.resize(w, hgt);
+        let app = App::new(&db.settings, db.store().unwrap(), false).unwrap();
+        app.window.show().unwrap();
+        app.send(Command::OpenOrder("SO-1001".into()));
+        let pick = app.window.global::<PickAdapter>();
+        assert!(h.pump_until(WAIT, || tails(&pick).contains(&"010021".to_string())));
+        let rows = pick.get_pulls();
+        let row = (0..rows.row_count())
+            .map(|i| rows.row_data(i).unwrap())
+            .find(|r| r.tag_tail == "010021")
+            .unwrap();
+        assert!(row.group.starts_with("Vault Vault") && row.group_start);
+        assert_eq!(row.sublocation, "棚 3 🔥 Étagère");
+        // Drawn without a crash, elided to the screen.
+        let img = h.snapshot().unwrap();
+        assert_eq!(img.width(), w);
+    }
 }
 
 fn the_order_list_shows_progress_and_who_else_picks(h: &Headless) {
