@@ -3,7 +3,7 @@
 //! Each screen has one global adapter (`OrdersAdapter`, `PickAdapter`, `LoadAdapter`,
 //! `DeliverAdapter`, `SignInAdapter`; `SupervisorAdapter` for the supervisor's
 //! sign-off over any screen; `AppAdapter` for the window);
-//! this module sets their properties from station [`Update`]s and turns their callbacks
+//! this module sets their properties from station [`Update`](crate::app::station::Update)s and turns their callbacks
 //! into station [`Command`]s. All IO happens on the station thread; its updates come
 //! back through Slint's event loop (`invoke_from_event_loop`), so the screen never
 //! waits on the disk.
