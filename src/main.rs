@@ -371,6 +371,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tagtally::ui::screenshot::render(&screen, w, h, &file).map_err(anyhow::Error::msg)?;
             writeln!(out, "{}", file.display())?;
         }
+        Command::Metrc(cmd) => cli::metrc::run(&settings, cmd, &mut out)?,
+        Command::MetrcEmulator(a) => cli::metrc::emulator(a, &mut out)?,
         Command::Config => {
             write!(out, "{}", toml::to_string(&settings)?)?;
         }

@@ -165,6 +165,49 @@ pub(crate) enum Command {
     },
     /// Print the effective settings (all layers applied) as TOML.
     Config,
+    /// Metrc, live: check the keys, pull package facts, say where the pulls stand.
+    #[command(subcommand)]
+    Metrc(MetrcCommand),
+    /// Serve an emulated Metrc (for a demo or a test) from a package file.
+    MetrcEmulator(EmulatorArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum MetrcCommand {
+    /// One call that proves the keys and the license; says what is wrong if not.
+    Check,
+    /// Pull the packages changed since the last pull (with --full, from
+    /// `first_pull_days` back) and store them as `import packages` does.
+    Pull {
+        #[arg(long)]
+        full: bool,
+    },
+    /// When the last pull succeeded, how far behind Metrc the facts are, the last error.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tagtally metrc-emulator`.
+#[derive(clap::Args)]
+pub(crate) struct EmulatorArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:7979")]
+    pub(crate) listen: String,
+    /// Metrc package file (v1 array or v2 `{"Data": [...]}`); default: the demo packages.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
+    /// The facility's license.
+    #[arg(long, default_value = "C11-0000001-LIC")]
+    pub(crate) license: String,
+    #[arg(long, default_value = "demo-vendor-key")]
+    pub(crate) vendor_key: String,
+    #[arg(long, default_value = "demo-user-key")]
+    pub(crate) user_key: String,
+    /// Refuse lastModified windows wider than this many hours (0: any width).
+    #[arg(long, default_value_t = 24)]
+    pub(crate) window_cap_hours: i64,
 }
 
 #[derive(Subcommand)]

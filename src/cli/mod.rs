@@ -3,3 +3,4 @@
 
 pub(crate) mod args;
 pub(crate) mod floor;
+pub(crate) mod metrc;

@@ -1,0 +1,82 @@
+//! `tagtally metrc ...` and `tagtally metrc-emulator`.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use tagtally::app;
+use tagtally::config::Settings;
+use tagtally::metrc::{self, Client, emulator::Emulator};
+
+use super::args::{EmulatorArgs, MetrcCommand};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub(crate) fn run(settings: &Settings, cmd: MetrcCommand, out: &mut impl Write) -> Result<()> {
+    match cmd {
+        MetrcCommand::Check => {
+            let client = Client::new(&settings.metrc)?;
+            let line = runtime()?.block_on(metrc::check(&client))?;
+            writeln!(out, "{line}")?;
+        }
+        MetrcCommand::Pull { full } => {
+            let client = Client::new(&settings.metrc)?;
+            let mut store = app::open_store(settings)?;
+            let report = runtime()?.block_on(metrc::pull::pull(
+                &mut store,
+                &client,
+                &settings.metrc,
+                full,
+                chrono::Utc::now(),
+            ))?;
+            writeln!(out, "{}", report.line())?;
+        }
+        MetrcCommand::Status { json } => {
+            let store = app::open_store(settings)?;
+            let s = metrc::pull::status(&store, chrono::Utc::now())?;
+            if json {
+                serde_json::to_writer(&mut *out, &s)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "last pull: {}; behind Metrc: {}; last error: {}",
+                    s.last_ok.as_deref().unwrap_or("never"),
+                    s.behind_seconds
+                        .map(|b| format!("{b} s"))
+                        .unwrap_or_else(|| "unknown (never pulled)".into()),
+                    s.last_error.as_deref().unwrap_or("none")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn emulator(a: EmulatorArgs, out: &mut impl Write) -> Result<()> {
+    let bytes = match &a.data {
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => app::DEMO_PACKAGES.as_bytes().to_vec(),
+    };
+    let packages = Emulator::packages_of(&bytes).map_err(anyhow::Error::msg)?;
+    let emu = Emulator::new(&a.license, &a.vendor_key, &a.user_key, packages);
+    emu.set_window_cap((a.window_cap_hours > 0).then_some(a.window_cap_hours));
+    let rt = runtime()?;
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        writeln!(
+            out,
+            "metrc emulator on http://{} for license {} (keys as given by --vendor-key and --user-key)",
+            l.local_addr()?,
+            a.license
+        )?;
+        out.flush()?;
+        emu.serve(l).await.context("the emulator stopped")
+    })
+}

@@ -1,0 +1,353 @@
+//! The one client of Metrc: HTTP Basic (vendor key : user key), one rate limiter
+//! and one cap on requests in flight shared by every call, a 429 that pauses every
+//! call (for `Retry-After`, else a jittered backoff), 5xx, timeouts and unreachable
+//! hosts retried with backoff, 4xx answered at once in Metrc's own words. The keys
+//! are sent and never shown.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::plan::{self, MetrcError, Window};
+use crate::config::{MetrcSettings, Secret};
+
+/// Tries of one GET before a retryable failure is reported.
+const TRIES: u32 = 5;
+/// 429s one GET sits out before it gives up.
+const THROTTLED: u32 = 12;
+
+/// The client, cheap to clone (everything shared).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    license: String,
+    vendor: Secret,
+    user: Secret,
+    timeout: Duration,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    limiter: DefaultDirectRateLimiter,
+    in_flight: Semaphore,
+    /// No call starts before this (a 429 pauses them all).
+    paused_until: Mutex<Option<Instant>>,
+    requests: AtomicU64,
+}
+
+/// One facility the keys reach (`GET /facilities/v2`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Facility {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub license: FacilityLicense,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FacilityLicense {
+    pub number: String,
+    #[serde(default)]
+    pub license_type: Option<String>,
+}
+
+/// One page of a package list: the bytes as Metrc sent them (the package parser
+/// reads them) and where the paging stands.
+pub struct Page {
+    pub body: Vec<u8>,
+    pub page: u32,
+    pub total_pages: u32,
+}
+
+impl Client {
+    /// The client of `[metrc]`; refused when the connection is not set up.
+    pub fn new(s: &MetrcSettings) -> Result<Client, MetrcError> {
+        let base = s.base_url.trim();
+        if base.is_empty() {
+            return Err(MetrcError::NotConfigured(
+                "set [metrc] base_url (e.g. https://api-ca.metrc.com)".into(),
+            ));
+        }
+        if s.license_number.trim().is_empty() {
+            return Err(MetrcError::NotConfigured(
+                "set [metrc] license_number (the facility's license)".into(),
+            ));
+        }
+        if !s.vendor_key.is_set() || !s.user_key.is_set() {
+            return Err(MetrcError::NotConfigured(
+                "set [metrc] vendor_key and user_key (or TAGTALLY_METRC__VENDOR_KEY and TAGTALLY_METRC__USER_KEY)"
+                    .into(),
+            ));
+        }
+        let mut base = Url::parse(base).map_err(|e| {
+            MetrcError::NotConfigured(format!("[metrc] base_url {base:?} is not a URL: {e}"))
+        })?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let timeout = Duration::from_secs(s.timeout_seconds.max(1));
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| MetrcError::NotConfigured(format!("cannot make an HTTP client: {e}")))?;
+        let per_second = NonZeroU32::new(s.max_requests_per_second.clamp(1, 50)).expect("above 0");
+        // No burst beyond the per-second figure: a one-second window never holds more.
+        let limiter = RateLimiter::direct(
+            Quota::per_second(per_second).allow_burst(NonZeroU32::new(1).expect("above 0")),
+        );
+        Ok(Client {
+            http,
+            base,
+            license: s.license_number.trim().to_string(),
+            vendor: s.vendor_key.clone(),
+            user: s.user_key.clone(),
+            timeout,
+            shared: Arc::new(Shared {
+                limiter,
+                in_flight: Semaphore::new(s.max_concurrent.clamp(1, 10) as usize),
+                paused_until: Mutex::new(None),
+                requests: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn license(&self) -> &str {
+        &self.license
+    }
+
+    /// Requests sent so far (retries counted).
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// The facilities the keys reach: the call that proves them.
+    pub async fn facilities(&self) -> Result<Vec<Facility>, MetrcError> {
+        let (body, _) = self
+            .get("facilities/v2", &[], "the facilities list", None)
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| MetrcError::BadAnswer {
+            what: "the facilities list".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Page `page` of package list `list` (active, onhold, inactive) in `window`.
+    pub async fn packages_page(
+        &self,
+        list: &str,
+        window: &Window,
+        page: u32,
+    ) -> Result<Page, MetrcError> {
+        let what = format!("page {page} of the {list} packages");
+        let [start, end] = window.query();
+        let query = [
+            ("licenseNumber", self.license.clone()),
+            start,
+            end,
+            ("pageNumber", page.to_string()),
+            ("pageSize", plan::PAGE_SIZE.to_string()),
+        ];
+        let license = self.license.clone();
+        let (body, _) = self
+            .get(
+                &format!("packages/v2/{list}"),
+                &query,
+                &what,
+                Some(&license),
+            )
+            .await?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Envelope {
+            #[serde(default)]
+            total_pages: Option<u32>,
+            #[serde(default)]
+            page: Option<u32>,
+            #[serde(default)]
+            current_page: Option<u32>,
+        }
+        let env: Envelope = serde_json::from_slice(&body).map_err(|e| MetrcError::BadAnswer {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Page {
+            page: env.current_page.or(env.page).unwrap_or(page),
+            total_pages: env.total_pages.unwrap_or(1),
+            body,
+        })
+    }
+
+    /// One GET under the shared limits, retried while retrying can help.
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        what: &str,
+        license: Option<&str>,
+    ) -> Result<(Vec<u8>, StatusCode), MetrcError> {
+        let mut url = self
+            .base
+            .join(path)
+            .map_err(|e| MetrcError::NotConfigured(e.to_string()))?;
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut backoff = Duration::from_millis(250);
+        let mut tries = 0;
+        let mut throttled = 0;
+        loop {
+            tries += 1;
+            self.wait_for_pause().await;
+            let _slot = self
+                .shared
+                .in_flight
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            self.shared.limiter.until_ready().await;
+            self.shared.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = self
+                .http
+                .get(url.clone())
+                .basic_auth(self.vendor.expose(), Some(self.user.expose()))
+                .send()
+                .await;
+            let failure = match sent {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let content_type = resp
+                        .headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let retry = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    match resp.bytes().await {
+                        Err(e) if e.is_timeout() => self.timed_out(what, tries),
+                        Err(e) => self.unreachable(&url, &e),
+                        Ok(body) if status.is_success() => return Ok((body.to_vec(), status)),
+                        Ok(body) => {
+                            let body = body.to_vec();
+                            if status == StatusCode::TOO_MANY_REQUESTS {
+                                // Every call waits, not only this one.
+                                let wait = plan::retry_after(retry.as_deref(), jitter(backoff));
+                                self.pause_all(wait).await;
+                                backoff = (backoff * 2).min(Duration::from_secs(30));
+                                // A throttled try is not a failed one.
+                                tries -= 1;
+                                throttled += 1;
+                                if throttled < THROTTLED {
+                                    continue;
+                                }
+                                return Err(MetrcError::Server {
+                                    status: 429,
+                                    message: plan::message_of(content_type.as_deref(), &body),
+                                    tries,
+                                });
+                            }
+                            let e = plan::classify(
+                                what,
+                                status.as_u16(),
+                                content_type.as_deref(),
+                                &body,
+                                license,
+                            );
+                            match e {
+                                MetrcError::Server {
+                                    status, message, ..
+                                } => MetrcError::Server {
+                                    status,
+                                    message,
+                                    tries,
+                                },
+                                other => return Err(other),
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.is_timeout() => self.timed_out(what, tries),
+                Err(e) => self.unreachable(&url, &e),
+            };
+            if tries >= TRIES || !failure.is_retryable() {
+                return Err(failure);
+            }
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    fn timed_out(&self, what: &str, tries: u32) -> MetrcError {
+        MetrcError::Timeout {
+            what: what.to_string(),
+            seconds: self.timeout.as_secs(),
+            tries,
+        }
+    }
+
+    fn unreachable(&self, url: &Url, e: &reqwest::Error) -> MetrcError {
+        let mut url = url.clone();
+        url.set_query(None);
+        // The innermost causes say what happened (refused, no route, DNS); the URL
+        // (with the query) is left out.
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            causes.push(s.to_string());
+            source = s.source();
+        }
+        let message = causes
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "no answer".to_string());
+        MetrcError::Network {
+            url: url.to_string(),
+            message,
+        }
+    }
+
+    async fn wait_for_pause(&self) {
+        loop {
+            let until = *self.shared.paused_until.lock().await;
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
+                _ => return,
+            }
+        }
+    }
+
+    async fn pause_all(&self, wait: Duration) {
+        let mut p = self.shared.paused_until.lock().await;
+        let until = Instant::now() + wait;
+        if p.is_none_or(|t| t < until) {
+            *p = Some(until);
+        }
+        tracing::warn!(
+            seconds = wait.as_secs_f64(),
+            "Metrc answered 429: every call waits"
+        );
+    }
+}
+
+/// A delay of `d` give or take a quarter, so clients that failed together do not
+/// retry together.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    let f = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    d.mul_f64(f)
+}
