@@ -225,12 +225,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut store = app::open_store(&settings)?;
             match command {
                 None => {
-                    let options = hub_cli::options(
+                    let mut options = hub_cli::options(
                         settings.rules.clone(),
                         settings.ship.clone(),
                         fault.as_deref(),
                         cert.as_deref().zip(key.as_deref()),
                     )?;
+                    // With [metrc] set up, the hub keeps the package facts fresh.
+                    options.metrc = settings.metrc.is_set().then(|| settings.metrc.clone());
                     hub_cli::serve(store, &listen, options, &mut out)?;
                 }
                 Some(HubCommand::EnrollDevice { name }) => {
@@ -297,7 +299,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let before = app::ruling::standing(&store, &a.order, &target)?;
             let reason = a.reason.unwrap_or_default();
             app::ruling::rule(&mut store, &a.order, &target, a.accept, &reason)?;
-            writeln!(out, "{}", app::ruling::describe(&target, a.accept, &before))?;
+            let after = app::ruling::standing(&store, &a.order, &target)?;
+            writeln!(
+                out,
+                "{}",
+                app::ruling::describe(&target, a.accept, &before, &after)
+            )?;
         }
         Command::Orders { json } => {
             let store = app::open_store(&settings)?;

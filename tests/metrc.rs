@@ -127,20 +127,22 @@ fn check_tells_the_failures_apart() {
     let e = m.check().unwrap_err();
     assert!(matches!(e, MetrcError::V1Only { .. }), "{e}");
 
-    // The keys and license are good, the package lists refused: the license type.
-    m.emu.inject(Fault::Status(200)); // the facilities call passes the gate
+    // The keys and the license are good, the package lists refused (the facilities
+    // call passes, the probe after it meets a 401): the license type.
     let m2 = metrc(vec![]);
-    let client = m2.client();
-    m2.rt.block_on(client.facilities()).unwrap();
-    m2.emu.inject(Fault::Status(405));
-    let e = m2.rt.block_on(check(&client)).unwrap_err();
+    m2.emu.inject(Fault::Pass);
+    m2.emu.inject(Fault::Status(401));
+    let e = m2.check().unwrap_err();
     assert!(
-        matches!(
-            e,
-            MetrcError::NotAllowed { status: 405, .. } | MetrcError::Refused { .. }
-        ),
+        matches!(e, MetrcError::NotAllowed { status: 401, .. }),
         "{e}"
     );
+    assert!(e.to_string().contains("license type"), "{e}");
+    // The license written in another case than Metrc's.
+    let mut case = metrc(vec![]);
+    case.settings.license_number = LICENSE.to_lowercase();
+    let e = case.check().unwrap_err();
+    assert!(e.to_string().contains("the case differs"), "{e}");
 
     let mut away = metrc(vec![]);
     away.settings.base_url = "http://127.0.0.1:1".into();
@@ -189,20 +191,56 @@ fn a_pull_stores_every_page_and_the_next_one_only_what_changed() {
     let before = m.emu.requests();
     let r = m.pull(false).unwrap();
     assert_eq!(r.windows, 1, "{r:?}");
-    assert_eq!((r.packages, r.updated), (1, 1), "{r:?}");
+    assert_eq!((r.packages, r.updated, r.unchanged), (1, 1, 0), "{r:?}");
     assert_eq!(
         m.emu.requests() - before,
-        3,
+        4,
         "an idle-ish poll: one request a list"
     );
+    // Sent again unchanged (the windows overlap): not written again.
+    let r = m.pull(false).unwrap();
+    assert_eq!((r.packages, r.updated, r.unchanged), (1, 0, 1), "{r:?}");
     assert!(m.stored(7).unwrap().on_hold);
     let s = status(&m.store, Utc::now()).unwrap();
     assert!(s.last_ok.is_some() && s.last_error.is_none() && s.behind_seconds.unwrap() < 60);
 
-    // The keys are not in the database.
-    let bytes = std::fs::read(m._dir.path().join("hub.db")).unwrap();
-    let needle = b"user-k-secret";
-    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    // The keys are not in the database (nor its write-ahead log).
+    let dir = m._dir.path().to_path_buf();
+    drop(m.store);
+    for f in ["hub.db", "hub.db-wal"] {
+        let Ok(bytes) = std::fs::read(dir.join(f)) else {
+            continue;
+        };
+        for needle in [&b"user-k-secret"[..], &b"vendor-k"[..]] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{f}");
+        }
+    }
+}
+
+#[test]
+fn a_list_that_changes_while_it_is_read_is_read_again_and_in_transit_counts() {
+    // 50 packages two days ago: 3 pages of that day's window. One on page 1 changes
+    // (leaves the window) just after page 1 is answered: reading on by page number
+    // would skip the first package of page 2.
+    let mut pk: Vec<Value> = (0..50).map(|n| package(n, 2 * 24 * 60)).collect();
+    pk[49]["InTransit"] = json!(true);
+    let mut m = metrc(pk);
+    m.settings.first_pull_days = 3;
+    m.emu.change_after_page(
+        "active",
+        1,
+        &tagtally::synthetic::tag(0),
+        json!({"Quantity": 9}),
+    );
+    let r = m.pull(false).unwrap();
+    for n in 0..50 {
+        assert!(m.stored(n).is_some(), "package {n} was not stored: {r:?}");
+    }
+    assert_eq!(
+        m.stored(0).unwrap().quantity,
+        9.0,
+        "the change itself came in its own window"
+    );
 }
 
 #[test]
@@ -234,8 +272,10 @@ fn throttling_and_failures_are_retried_and_a_bad_page_stores_nothing_of_its_wind
     m.emu.malformed_page(None);
     let r = m.pull(false).unwrap();
     assert_eq!((r.packages, r.new), (240, 240), "{r:?}");
-    let r = m.pull(false).unwrap();
-    assert_eq!(r.new, 0, "{r:?}");
+    // Again from the start: every one sent again, none stored twice.
+    let r = m.pull(true).unwrap();
+    assert_eq!((r.packages, r.new, r.unchanged), (240, 0, 240), "{r:?}");
+    assert_eq!(m.store.package_count().unwrap(), 240);
 
     // A window wider than the emulated Metrc allows: refused in Metrc's words.
     let mut wide = metrc(vec![package(1, 5)]);
@@ -280,7 +320,7 @@ fn the_keys_never_show_on_the_command_line() {
         "{text}"
     );
     assert!(
-        !text.contains("user-k-secret") && !text.contains("vendor-k\""),
+        !text.contains("user-k-secret") && !text.contains("vendor-k"),
         "{text}"
     );
     let o = run(&["metrc", "check"], "user-k-secret");
@@ -291,7 +331,7 @@ fn the_keys_never_show_on_the_command_line() {
         "{}",
         all(&o)
     );
-    assert!(!all(&o).contains("user-k-secret"));
+    assert!(!all(&o).contains("user-k-secret") && !all(&o).contains("vendor-k"));
     let o = run(&["metrc", "check"], "a-wrong-key");
     assert!(!o.status.success());
     let text = all(&o);

@@ -462,6 +462,8 @@ impl Follow {
             // ship, read again; the picks stand.
             let tags: Vec<MetrcTag> = self.order.allocations().map(|a| a.tag).collect();
             self.packages = store.packages(&tags)?;
+            // The lines' items and labels come from the packages too.
+            self.list = PickList::new(&self.order, &self.packages);
             self.walk = Walk::new(&self.list, &self.packages, &self.walk_order);
             self.package_changes = changes;
         }

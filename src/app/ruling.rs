@@ -89,9 +89,25 @@ pub fn rule(
     Ok(store.append(&order.number, kind)?)
 }
 
-/// What a ruling did, in one line.
-pub fn describe(target: &EventRef, accept: bool, before: &Standing) -> String {
+/// What a ruling did, in one line, from where the event stood before and stands now
+/// (a ruling is ordered by its device's clock: one recorded on a device whose clock
+/// is ahead still stands after a later one, and that is said).
+pub fn describe(target: &EventRef, accept: bool, before: &Standing, after: &Standing) -> String {
     let word = if accept { "accepted" } else { "rejected" };
+    let took = matches!(
+        (accept, after),
+        (true, Standing::Counts) | (false, Standing::Rejected { .. })
+    );
+    if !took {
+        let stands = match after {
+            Standing::Rejected { by, .. } => format!("the rejection {by} stands"),
+            Standing::Counts => "the acceptance made before stands".to_string(),
+            Standing::Held { .. } => "it is still held".to_string(),
+        };
+        return format!(
+            "{target}: the {word} ruling is recorded, but {stands} (it sorts later: that device's clock is ahead); check the devices' clocks"
+        );
+    }
     let again = match before {
         Standing::Held { .. } => "",
         _ => " (replacing the earlier ruling)",

@@ -48,6 +48,7 @@ pub fn options(
         tls: cert_key
             .map(|(c, k)| TlsConfig::from_pem_files(c, k))
             .transpose()?,
+        metrc: None,
     })
 }
 

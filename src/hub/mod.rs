@@ -71,6 +71,8 @@ pub struct HubOptions {
     pub fault: Option<Fault>,
     /// Serve HTTPS with this certificate (rustls); `None`: plain HTTP.
     pub tls: Option<tls::TlsConfig>,
+    /// Pull package facts from Metrc while serving (when set up, `poll_seconds > 0`).
+    pub metrc: Option<crate::config::MetrcSettings>,
 }
 
 /// Every route the hub serves: (method, path). The router is built from this table
@@ -103,6 +105,17 @@ pub async fn run(
     let (live, _) = broadcast::channel(1024);
     let (jobs, queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
     let tls = options.tls.clone();
+    let poller = match &options.metrc {
+        Some(m) if m.is_set() && m.poll_seconds > 0 => Some(
+            crate::metrc::poll::Poller::start(
+                store.path().to_path_buf(),
+                std::time::Duration::from_secs(5),
+                m.clone(),
+            )
+            .map_err(std::io::Error::other)?,
+        ),
+        _ => None,
+    };
     let hub = Arc::new(Hub {
         jobs,
         live,
@@ -141,6 +154,8 @@ pub async fn run(
     // The router (and with it every job sender) is gone: the store thread finishes
     // its queue, closes the database and ends.
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    // The poller finishes the pull in progress, if any.
+    let _ = tokio::task::spawn_blocking(move || drop(poller)).await;
     served
 }
 

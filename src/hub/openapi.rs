@@ -99,7 +99,11 @@ pub fn document() -> Value {
             }
         },
         "paths": {
-            "/health": {"get": {"summary": "liveness", "responses": {"200": ok("up", json!({"type": "object"}))}}},
+            "/health": {"get": {"summary": "liveness; with Metrc polling, where the pulls stand (last_ok, behind_seconds, last_error)", "responses": {"200": ok("up", json!({"type": "object", "properties": {
+                "ok": {"type": "boolean"},
+                "metrc": {"type": "object", "properties": {
+                    "last_ok": {"type": ["string", "null"]}, "behind_seconds": {"type": ["integer", "null"]},
+                    "last_error": {"type": ["string", "null"]}}}}}))}}},
             "/openapi.json": {"get": {"summary": "this document", "responses": {"200": ok("OpenAPI 3.1", json!({"type": "object"}))}}},
             "/devices/join": {"post": {
                 "summary": "bind the token's device to the id its events carry",

@@ -113,8 +113,22 @@ impl FromRequestParts<Arc<Hub>> for Device {
 
 // ---- handlers ----
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true }))
+/// Up, and where the Metrc pulls stand when the hub polls Metrc.
+async fn health(State(hub): State<Arc<Hub>>) -> Json<serde_json::Value> {
+    if hub.options.metrc.is_none() {
+        return Json(serde_json::json!({ "ok": true }));
+    }
+    let metrc = hub
+        .with(|inner, _| {
+            Ok(crate::metrc::pull::status(&inner.store, chrono::Utc::now())
+                .map_err(|e| e.to_string()))
+        })
+        .await;
+    Json(match metrc {
+        Ok(Ok(s)) => serde_json::json!({ "ok": true, "metrc": s }),
+        Ok(Err(e)) => serde_json::json!({ "ok": true, "metrc": { "last_error": e } }),
+        Err(e) => serde_json::json!({ "ok": true, "metrc": { "last_error": format!("{e:?}") } }),
+    })
 }
 
 async fn openapi_doc() -> Json<serde_json::Value> {

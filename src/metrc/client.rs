@@ -66,6 +66,9 @@ pub struct Page {
     pub body: Vec<u8>,
     pub page: u32,
     pub total_pages: u32,
+    /// `TotalRecords`: if it moves between the pages of one list, the list changed
+    /// while it was read.
+    pub total_records: Option<u64>,
 }
 
 impl Client {
@@ -171,6 +174,14 @@ impl Client {
             #[serde(default)]
             total_pages: Option<u32>,
             #[serde(default)]
+            total_records: Option<u64>,
+            #[serde(default)]
+            total: Option<u64>,
+            #[serde(default)]
+            page_size: Option<u64>,
+            #[serde(default)]
+            records_on_page: Option<u64>,
+            #[serde(default)]
             page: Option<u32>,
             #[serde(default)]
             current_page: Option<u32>,
@@ -179,9 +190,19 @@ impl Client {
             what: what.clone(),
             message: e.to_string(),
         })?;
+        let records = env.total_records.or(env.total);
+        // Without TotalPages: from the records and the page size; failing those, one
+        // more page while this one is full.
+        let total_pages = match (env.total_pages, records, env.page_size) {
+            (Some(t), _, _) => t,
+            (None, Some(r), Some(s)) if s > 0 => r.div_ceil(s) as u32,
+            _ if env.records_on_page == Some(u64::from(plan::PAGE_SIZE)) => page + 1,
+            _ => page,
+        };
         Ok(Page {
             page: env.current_page.or(env.page).unwrap_or(page),
-            total_pages: env.total_pages.unwrap_or(1),
+            total_pages,
+            total_records: records,
             body,
         })
     }
@@ -208,7 +229,7 @@ impl Client {
         loop {
             tries += 1;
             self.wait_for_pause().await;
-            let _slot = self
+            let slot = self
                 .shared
                 .in_flight
                 .acquire()
@@ -255,7 +276,7 @@ impl Client {
                                 return Err(MetrcError::Server {
                                     status: 429,
                                     message: plan::message_of(content_type.as_deref(), &body),
-                                    tries,
+                                    tries: tries + throttled,
                                 });
                             }
                             let e = plan::classify(
@@ -281,6 +302,8 @@ impl Client {
                 Err(e) if e.is_timeout() => self.timed_out(what, tries),
                 Err(e) => self.unreachable(&url, &e),
             };
+            // Nobody else's slot is held while this one waits.
+            drop(slot);
             if tries >= TRIES || !failure.is_retryable() {
                 return Err(failure);
             }
@@ -342,12 +365,21 @@ impl Client {
 }
 
 /// A delay of `d` give or take a quarter, so clients that failed together do not
-/// retry together.
+/// retry together (the clock's microseconds and a counter, mixed: enough spread for
+/// a backoff, no randomness needed).
 fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
+        .map(|t| t.as_micros() as u64)
         .unwrap_or(0);
-    let f = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    let mut x = micros
+        ^ CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    let f = 0.75 + (x % 1000) as f64 / 2000.0;
     d.mul_f64(f)
 }

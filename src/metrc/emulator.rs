@@ -37,7 +37,12 @@ pub enum Fault {
     /// Any status with a `{"Message": ...}` body (a 405 for a license type that
     /// cannot use the endpoint, say).
     Status(u16),
+    /// Nothing: lets a request through (to aim the next fault at a later request).
+    Pass,
 }
+
+/// A change due once a page is answered: `((list, page), label, changes)`.
+type ChangeAfter = ((String, u32), String, Value);
 
 /// The emulated Metrc of one facility.
 pub struct Emulator {
@@ -50,6 +55,9 @@ pub struct Emulator {
     faults: Mutex<VecDeque<Fault>>,
     /// `(list, page)` answered with broken JSON while set.
     malformed: Mutex<Option<(String, u32)>>,
+    /// A change made to a package just after `(list, page)` is answered once: the
+    /// list changes between the pages of one read.
+    change_after: Mutex<Option<ChangeAfter>>,
     requests: AtomicU64,
 }
 
@@ -66,6 +74,7 @@ impl Emulator {
             window_cap_hours: Mutex::new(Some(24)),
             faults: Mutex::new(VecDeque::new()),
             malformed: Mutex::new(None),
+            change_after: Mutex::new(None),
             requests: AtomicU64::new(0),
         })
     }
@@ -96,6 +105,13 @@ impl Emulator {
     /// Answer page `page` of `list` with broken JSON until cleared (`None`).
     pub fn malformed_page(&self, at: Option<(&str, u32)>) {
         *self.malformed.lock().expect("lock") = at.map(|(l, p)| (l.to_string(), p));
+    }
+
+    /// Once page `page` of `list` is answered, change the package `label` (as
+    /// [`Emulator::change`]): the list moves under a reader between two pages.
+    pub fn change_after_page(&self, list: &str, page: u32, label: &str, changes: Value) {
+        *self.change_after.lock().expect("lock") =
+            Some(((list.to_string(), page), label.to_string(), changes));
     }
 
     /// Change a package (matched by `Label`) as Metrc would: its fields replaced by
@@ -195,6 +211,7 @@ impl Emulator {
                 )
                     .into_response());
             }
+            Some(Fault::Pass) => {}
             Some(Fault::V1Only) => {
                 return Err((
                     StatusCode::UNAUTHORIZED,
@@ -243,7 +260,10 @@ fn list_of(p: &Value) -> &'static str {
     let archived = p["ArchivedDate"]
         .as_str()
         .is_some_and(|d| !d.starts_with("0001-01-01"));
-    if p["IsOnHold"] == true {
+    if p["InTransit"] == true {
+        // (The emulator's own mark: on an outgoing transfer.)
+        "intransit"
+    } else if p["IsOnHold"] == true {
         "onhold"
     } else if p["IsFinished"] == true || archived {
         "inactive"
@@ -272,7 +292,7 @@ async fn packages(
     if let Err(r) = emu.gate(&headers).await {
         return r;
     }
-    if !["active", "onhold", "inactive"].contains(&list.as_str()) {
+    if !["active", "onhold", "inactive", "intransit"].contains(&list.as_str()) {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({"Message": "No such resource."})),
@@ -340,7 +360,18 @@ async fn packages(
         .skip((page - 1) * size)
         .take(size)
         .collect();
-    Json(envelope(data, page, size, total)).into_response()
+    let answer = Json(envelope(data, page, size, total)).into_response();
+    let due = {
+        let mut c = emu.change_after.lock().expect("lock");
+        match c.as_ref() {
+            Some(((l, p), _, _)) if *l == list && *p == page as u32 => c.take(),
+            _ => None,
+        }
+    };
+    if let Some((_, label, changes)) = due {
+        emu.change(&label, changes);
+    }
+    answer
 }
 
 /// Metrc's paged envelope, all eight fields.

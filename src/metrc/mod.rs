@@ -7,6 +7,7 @@
 pub mod client;
 pub mod emulator;
 pub mod plan;
+pub mod poll;
 pub mod pull;
 
 use chrono::{Duration, Utc};
@@ -19,9 +20,21 @@ pub use plan::MetrcError;
 /// the facility in one line.
 pub async fn check(client: &Client) -> Result<String, MetrcError> {
     let facilities = client.facilities().await?;
+    if let Some(f) = facilities.iter().find(|f| {
+        f.license.number != client.license()
+            && f.license.number.eq_ignore_ascii_case(client.license())
+    }) {
+        return Err(MetrcError::License {
+            license: client.license().to_string(),
+            message: format!(
+                "the keys reach {}: write it as Metrc does, the case differs",
+                f.license.number
+            ),
+        });
+    }
     let Some(f) = facilities
         .iter()
-        .find(|f| f.license.number.eq_ignore_ascii_case(client.license()))
+        .find(|f| f.license.number == client.license())
     else {
         let reach: Vec<&str> = facilities
             .iter()

@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-/// The package lists a pull reads: between them every package of the license.
-pub const LISTS: [&str; 3] = ["active", "onhold", "inactive"];
+/// The package lists a pull reads: active, on hold, finished or discontinued, and in
+/// transit (a package leaves the active list when it is sent on an outgoing
+/// transfer; METRC-API.md §3).
+pub const LISTS: [&str; 4] = ["active", "onhold", "inactive", "intransit"];
 
 /// Records a page asks for: Metrc's most ("a value that does not exceed 20").
 pub const PAGE_SIZE: u32 = 20;
@@ -47,16 +49,21 @@ pub fn stamp(t: DateTime<Utc>) -> String {
 }
 
 /// Where a pull starts: the first time (no cursor) and with `full`, `first_pull_days`
-/// back from `now`; otherwise the cursor less [`OVERLAP`] (never in the future).
+/// back from `now`; otherwise the cursor less [`OVERLAP`]. A cursor ahead of `now`
+/// (it was stored while this clock ran fast) is not trusted: the pull goes back as
+/// far before `now` as the cursor is after it, so what changed while the clock was
+/// wrong is asked for again (never further than `first_pull_days`).
 pub fn start_of_pull(
     cursor: Option<DateTime<Utc>>,
     full: bool,
     first_pull_days: u32,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
+    let furthest = now - Duration::days(i64::from(first_pull_days));
     match cursor {
-        Some(c) if !full => (c - OVERLAP).min(now),
-        _ => now - Duration::days(i64::from(first_pull_days)),
+        Some(c) if !full && c <= now => c - OVERLAP,
+        Some(c) if !full => (now - (c - now) - OVERLAP).max(furthest),
+        _ => furthest,
     }
 }
 
@@ -242,7 +249,9 @@ pub fn classify(
     let message = message_of(content_type, body);
     let what = what.to_string();
     match status {
-        401 if message.to_ascii_lowercase().contains("v1") => MetrcError::V1Only { message },
+        401 if message.to_ascii_lowercase().contains("only valid for v1") => {
+            MetrcError::V1Only { message }
+        }
         401 => match license {
             // The facilities call needs no license: a 401 there is the keys.
             None => MetrcError::WrongKeys { message },
@@ -367,9 +376,19 @@ mod tests {
             start_of_pull(Some(cursor), true, 30, now),
             t("2026-11-01T10:00:00Z")
         );
-        // A cursor in the future (a clock stepped back) starts now.
-        let ahead = t("2026-12-02T10:00:00Z");
-        assert_eq!(start_of_pull(Some(ahead), false, 30, now), now);
+        // A cursor an hour in the future (the clock ran fast, then was set right):
+        // an hour back, and the overlap.
+        let ahead = t("2026-12-01T11:00:00Z");
+        assert_eq!(
+            start_of_pull(Some(ahead), false, 30, now),
+            t("2026-12-01T08:55:00Z")
+        );
+        // Never further than the first pull.
+        let far = t("2027-06-01T10:00:00Z");
+        assert_eq!(
+            start_of_pull(Some(far), false, 30, now),
+            t("2026-11-01T10:00:00Z")
+        );
         let ragged = windows(
             t("2026-12-01T09:00:00.700Z"),
             t("2026-12-01T10:00:00.200Z"),

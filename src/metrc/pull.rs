@@ -30,6 +30,8 @@ pub struct PullReport {
     pub new: usize,
     pub updated: usize,
     pub older_skipped: usize,
+    /// Sent again as stored (the overlap of windows, a package on two lists).
+    pub unchanged: usize,
     pub seconds: f64,
 }
 
@@ -37,12 +39,13 @@ impl PullReport {
     /// The one summary line.
     pub fn line(&self) -> String {
         format!(
-            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} older than stored; {:.1} s",
+            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {:.1} s",
             self.windows,
             self.requests,
             self.packages,
             self.new,
             self.updated,
+            self.unchanged,
             self.older_skipped,
             self.seconds
         )
@@ -71,11 +74,68 @@ pub async fn pull(
     now: DateTime<Utc>,
 ) -> Result<PullReport, PullError> {
     let result = pull_windows(store, client, settings, full, now).await;
-    match &result {
-        Ok(_) => store.set_meta(&[(LAST_OK, &now.to_rfc3339()), (LAST_ERROR, "")])?,
-        Err(e) => store.set_meta(&[(LAST_ERROR, &format!("{}: {e}", Utc::now().to_rfc3339()))])?,
+    let kept = match &result {
+        Ok(_) => store.set_meta(&[(LAST_OK, &now.to_rfc3339()), (LAST_ERROR, "")]),
+        Err(e) => store.set_meta(&[(LAST_ERROR, &format!("{}: {e}", Utc::now().to_rfc3339()))]),
+    };
+    if let Err(e) = kept {
+        // The pull's own outcome matters more than its record.
+        tracing::warn!(%e, "cannot record the pull's outcome");
     }
     result
+}
+
+/// Every page of one list in one window. Pages are read by number over a set that
+/// can change meanwhile (a package modified while it is read leaves the window and
+/// shifts the rest): when `TotalRecords` moves between pages, the list is read again,
+/// up to three times.
+async fn read_list(
+    client: &Client,
+    list: &str,
+    w: &plan::Window,
+) -> Result<Vec<crate::domain::Package>, PullError> {
+    for _ in 0..3 {
+        let mut packages = Vec::new();
+        let mut totals = std::collections::BTreeSet::new();
+        let mut page = 1;
+        loop {
+            let p = client
+                .packages_page(list, w, page)
+                .await
+                .map_err(|e| match e {
+                    MetrcError::BadAnswer { what, message } => PullError::BadPage { what, message },
+                    e => e.into(),
+                })?;
+            totals.insert(p.total_records);
+            let what = format!(
+                "page {page} of the {list} packages ({} to {})",
+                plan::stamp(w.start),
+                plan::stamp(w.end)
+            );
+            let parsed =
+                crate::import::metrc::parse(&what, &p.body).map_err(|e| PullError::BadPage {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
+            packages.extend(parsed);
+            match plan::next_page(p.page.max(page), p.total_pages) {
+                Some(n) => page = n,
+                None => break,
+            }
+        }
+        if totals.len() <= 1 {
+            return Ok(packages);
+        }
+        tracing::info!(list, "the list changed while it was read: reading it again");
+    }
+    Err(PullError::BadPage {
+        what: format!(
+            "the {list} packages ({} to {})",
+            plan::stamp(w.start),
+            plan::stamp(w.end)
+        ),
+        message: "the list changed while it was read, three times".into(),
+    })
 }
 
 async fn pull_windows(
@@ -98,40 +158,24 @@ async fn pull_windows(
     for w in &windows {
         let mut packages = Vec::new();
         for list in plan::LISTS {
-            let mut page = 1;
-            loop {
-                let p = client
-                    .packages_page(list, w, page)
-                    .await
-                    .map_err(|e| match e {
-                        MetrcError::BadAnswer { what, message } => {
-                            PullError::BadPage { what, message }
-                        }
-                        e => e.into(),
-                    })?;
-                let what = format!(
-                    "page {page} of the {list} packages ({} to {})",
-                    plan::stamp(w.start),
-                    plan::stamp(w.end)
-                );
-                let parsed = crate::import::metrc::parse(&what, &p.body).map_err(|e| {
-                    PullError::BadPage {
-                        what: what.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
-                packages.extend(parsed);
-                match plan::next_page(p.page.max(page), p.total_pages) {
-                    Some(n) => page = n,
-                    None => break,
-                }
-            }
+            packages.extend(read_list(client, list, w).await?);
         }
+        // What Metrc sent again unchanged (the overlap, a package on two lists) is
+        // not written again: devices would download it again for nothing.
+        let tags: Vec<_> = packages.iter().map(|p| p.label.clone()).collect();
+        let stored = store.packages(&tags)?;
+        let before = packages.len();
+        packages.retain(|p| {
+            stored
+                .get(&p.label)
+                .is_none_or(|s| s.last_modified < p.last_modified)
+        });
+        report.unchanged += before - packages.len();
         // The window in one transaction, then the cursor past it.
         let stored = store.import_packages(&packages)?;
         store.set_meta(&[(CURSOR, &w.end.to_rfc3339())])?;
         report.windows += 1;
-        report.packages += packages.len();
+        report.packages += before;
         report.new += stored.new;
         report.updated += stored.updated;
         report.older_skipped += stored.older_skipped;
