@@ -343,23 +343,28 @@ async fn packages(
         )
             .into_response();
     }
-    let mut matching: Vec<Value> = emu
-        .packages
-        .lock()
-        .expect("lock")
-        .iter()
-        .filter(|p| list_of(p) == list)
-        .filter(|p| modified(p).is_some_and(|m| m >= start && m <= end))
-        .cloned()
-        .collect();
-    matching.sort_by_key(|p| (modified(p), p["Id"].as_i64()));
-    let total = matching.len();
-    let size = page_size.unwrap_or(total.max(1));
-    let data: Vec<Value> = matching
-        .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .collect();
+    // Filtered and sorted by reference; only the page asked for is copied.
+    let (data, total, size) = {
+        let all = emu.packages.lock().expect("lock");
+        let mut matching: Vec<(Option<DateTime<Utc>>, Option<i64>, &Value)> = all
+            .iter()
+            .filter(|p| list_of(p) == list)
+            .filter_map(|p| {
+                let m = modified(p)?;
+                (m >= start && m <= end).then(|| (Some(m), p["Id"].as_i64(), p))
+            })
+            .collect();
+        matching.sort_by_key(|(m, id, _)| (*m, *id));
+        let total = matching.len();
+        let size = page_size.unwrap_or(total.max(1));
+        let data: Vec<Value> = matching
+            .into_iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|(_, _, p)| p.clone())
+            .collect();
+        (data, total, size)
+    };
     let answer = Json(envelope(data, page, size, total)).into_response();
     let due = {
         let mut c = emu.change_after.lock().expect("lock");
