@@ -346,7 +346,7 @@ async fn packages(
     // Filtered and sorted by reference; only the page asked for is copied.
     let (data, total, size) = {
         let all = emu.packages.lock().expect("lock");
-        let mut matching: Vec<(Option<DateTime<Utc>>, Option<i64>, &Value)> = all
+        let mut matching: Vec<_> = all
             .iter()
             .filter(|p| list_of(p) == list)
             .filter_map(|p| {
