@@ -177,3 +177,42 @@ async fn a_device_may_not_push_a_hold() {
     assert!(log.iter().any(|e| e.kind == "forged_hold"), "{log:?}");
     hub.stop();
 }
+
+/// The dock's and the driver's order lists read the stage as the fold counts it: a
+/// load confirmation held for a ruling does not make an order "loaded".
+#[test]
+fn a_held_confirmation_does_not_make_an_order_loaded() {
+    let site = Site::new();
+    let mut hub = site.hub_store();
+    hub.set_person("Sam", Role::Supervisor, "9999").unwrap();
+    let confirm = Event {
+        device: "dock-9".into(),
+        seq: 1,
+        at: now(),
+        order: ORDER.into(),
+        person: Some("Zed".into()),
+        kind: EventKind::LoadConfirm(Box::new(tagtally::domain::LoadConfirm {
+            load: "L-1".into(),
+            orders: vec![ORDER.into()],
+            driver: tagtally::domain::Driver {
+                name: "Dee".into(),
+                occupational_license: "OL-1".into(),
+                drivers_license: "D1".into(),
+            },
+            vehicle: tagtally::domain::Vehicle {
+                make: "Ford".into(),
+                model: "Transit".into(),
+                plate: "8ABC123".into(),
+            },
+            tags: vec![tagtally::tag::MetrcTag::new(T1).unwrap()],
+            manifest_pdf: None,
+        })),
+    };
+    let r = hub.receive_events(&[confirm]).unwrap();
+    assert_eq!(r.held.len(), 1, "{r:?}");
+    let stages = hub.order_stages().unwrap();
+    assert!(
+        !stages.iter().any(|(n, _, s)| n == ORDER && *s == "loaded"),
+        "{stages:?}"
+    );
+}

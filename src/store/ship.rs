@@ -175,34 +175,28 @@ impl Store {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT o.number, o.buyer,
-                    EXISTS (SELECT 1 FROM events e WHERE e.kind = 'deliver_finish'
-                            AND e.order_number = o.number),
-                    EXISTS (SELECT 1 FROM events e WHERE e.kind = 'load_confirm'
-                            AND e.order_number = o.number)
-                 FROM orders o WHERE o.is_open = 1
+                "SELECT o.number, o.buyer FROM orders o WHERE o.is_open = 1
                  ORDER BY o.ship_date IS NULL, o.ship_date, o.number",
             )
             .map_err(self.err())?;
-        let rows: Vec<(String, String, bool, bool)> = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        let rows: Vec<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
         let mut out = Vec::new();
-        for (number, buyer, delivered, loaded) in rows {
-            let stage = if delivered {
+        for (number, buyer) in rows {
+            // As the fold counts (a held confirmation or finish is not one).
+            let order = self.find_order(&number)?;
+            let o = self.shipment_of(&order)?;
+            let stage = if o.ship.finished().is_some() {
                 "delivered"
-            } else if loaded {
+            } else if o.ship.confirmed().is_some() {
                 "loaded"
+            } else if crate::domain::ship::can_load(&o).is_ok() {
+                "picked"
             } else {
-                let order = self.find_order(&number)?;
-                let o = self.shipment_of(&order)?;
-                if crate::domain::ship::can_load(&o).is_ok() {
-                    "picked"
-                } else {
-                    continue;
-                }
+                continue;
             };
             out.push((number, buyer, stage));
         }
