@@ -48,6 +48,11 @@ impl MetrcTag {
         &self.0[TAG_LEN.saturating_sub(n)..]
     }
 
+    /// The tag as people read it off a label: the first 18 characters, the last six.
+    pub fn head_and_six(&self) -> (&str, &str) {
+        self.0.split_at(TAG_LEN - 6)
+    }
+
     /// True if the tag has the shape of every real tag seen: `1A4` + 21 hex digits.
     pub fn is_strict(&self) -> bool {
         is_strict_shape(&self.0)

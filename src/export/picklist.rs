@@ -47,11 +47,6 @@ impl PickListDoc {
     }
 }
 
-/// The tag split where people read it: the first 18 characters, the last six.
-fn split_tag(tag: &str) -> (&str, &str) {
-    tag.split_at(tag.len().saturating_sub(6))
-}
-
 /// What a package's status says on paper: picked by whom, short, blocked, or nothing.
 fn status(p: &Pull) -> String {
     if let Some(by) = &p.picked {
@@ -173,7 +168,7 @@ fn row(pen: &mut Pen<'_>, p: &Pull) {
     if p.picked.is_some() {
         pen.text(Font::Bold, 11.0, x + 2.4, 16.2, "X", 10.0);
     }
-    let (head, six) = split_tag(p.tag.as_str());
+    let (head, six) = p.tag.head_and_six();
     pen.text(Font::Mono, 7.0, x + 18.0, 10.0, head, 130.0);
     pen.text(Font::Bold, 16.0, x + 18.0, 27.0, six, 130.0);
     match code128(p.tag.as_str()) {
@@ -228,7 +223,7 @@ pub fn picklist_text(doc: &PickListDoc) -> String {
     for (group, packages) in doc.groups() {
         s.push_str(&format!("\n{group}\n"));
         for p in packages {
-            let (head, six) = split_tag(p.tag.as_str());
+            let (head, six) = p.tag.head_and_six();
             let mark = if p.picked.is_some() { "[x]" } else { "[ ]" };
             let sub = p.sublocation.as_deref().unwrap_or("");
             let status = status(p);

@@ -39,7 +39,7 @@ pub(super) fn render(w: &AppWindow) {
             Some(n) => {
                 pick.set_next_visible(true);
                 pick.set_next_place(n.place().into());
-                let (head, tail) = split(n.tag.as_str());
+                let (head, tail) = n.tag.head_and_six();
                 pick.set_next_tag_head(head.into());
                 pick.set_next_tag_tail(tail.into());
                 let mut what = vec![n.item.clone()];
@@ -84,7 +84,7 @@ pub(super) fn render(w: &AppWindow) {
                 let group = p.group();
                 let group_start = last_group.as_ref() != Some(&group);
                 last_group = Some(group.clone());
-                let (head, tail) = split(p.tag.as_str());
+                let (head, tail) = p.tag.head_and_six();
                 PullRow {
                     tag_head: head.into(),
                     tag_tail: tail.into(),
@@ -112,11 +112,6 @@ pub(super) fn clear() {
 
 fn count(n: usize) -> String {
     crate::app::count(n, "package", "packages")
-}
-
-/// The tag as people read it: the first 18 characters, the last six.
-fn split(tag: &str) -> (&str, &str) {
-    tag.split_at(tag.len().saturating_sub(6))
 }
 
 /// Who picked it, or why it must stay.

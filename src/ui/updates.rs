@@ -230,7 +230,10 @@ pub(super) fn show_banner(w: &AppWindow, a: &Answer) {
     let pick = w.global::<PickAdapter>();
     let good = a.verdict == "accepted";
     let (head, tail) = match &a.tag {
-        Some(t) => (t.as_str()[..18].to_string(), t.tail(6).to_string()),
+        Some(t) => {
+            let (head, six) = t.head_and_six();
+            (head.to_string(), six.to_string())
+        }
         None => (String::new(), a.input.chars().take(24).collect()),
     };
     pick.set_banner_good(good);
@@ -343,7 +346,10 @@ pub fn ship_word(a: &ShipAnswer) -> &'static str {
 pub(super) fn show_ship_banner(w: &AppWindow, which: Banner, a: &ShipAnswer) {
     let good = a.is_accepted();
     let (head, tail) = match &a.tag {
-        Some(t) => (t.as_str()[..18].to_string(), t.tail(6).to_string()),
+        Some(t) => {
+            let (head, six) = t.head_and_six();
+            (head.to_string(), six.to_string())
+        }
         None => (String::new(), a.input.chars().take(24).collect()),
     };
     let mut message = a.message.clone();
