@@ -7,21 +7,27 @@
 //! key, a malformed page). The tests run the real client against it on a loopback
 //! port; `tagtally metrc-emulator` serves it for a demo.
 
-use std::collections::VecDeque;
+// A refusal is the answer itself (`Result<_, Response>`), as axum handlers write it;
+// boxing each would buy nothing on a test server.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::{Value, json};
 use std::sync::Mutex;
+
+mod packages;
 
 /// A fault the next request meets (in the order injected).
 #[derive(Clone, Debug, PartialEq)]
@@ -143,7 +149,7 @@ impl Emulator {
         Router::new()
             .route("/facilities/v2", get(facilities))
             .route("/facilities/v2/", get(facilities))
-            .route("/packages/v2/{list}", get(packages))
+            .route("/packages/v2/{list}", get(packages::packages))
             .with_state(self.clone())
     }
 
@@ -174,6 +180,18 @@ impl Emulator {
         });
         let addr = rx.recv().expect("the emulator started");
         format!("http://{addr}")
+    }
+
+    /// 401 unless the request names this facility's license (`licenseNumber`).
+    fn licensed(&self, q: &HashMap<String, String>) -> Result<(), Response> {
+        if q.get("licenseNumber") == Some(&self.license) {
+            return Ok(());
+        }
+        Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"Message": "No valid license was specified, or the user has no access to it."})),
+        )
+            .into_response())
     }
 
     /// Every request: count it, check the keys, meet the next fault.
@@ -255,128 +273,24 @@ async fn facilities(State(emu): State<Arc<Emulator>>, headers: HeaderMap) -> Res
     .into_response()
 }
 
-/// Which list a package is on: on hold, finished or archived, else active.
-fn list_of(p: &Value) -> &'static str {
-    let archived = p["ArchivedDate"]
-        .as_str()
-        .is_some_and(|d| !d.starts_with("0001-01-01"));
-    if p["InTransit"] == true {
-        // (The emulator's own mark: on an outgoing transfer.)
-        "intransit"
-    } else if p["IsOnHold"] == true {
-        "onhold"
-    } else if p["IsFinished"] == true || archived {
-        "inactive"
-    } else {
-        "active"
-    }
-}
-
-fn modified(p: &Value) -> Option<DateTime<Utc>> {
-    p["LastModified"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
+/// A 400 in Metrc's `{"Message": ...}` shape.
 fn bad(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"Message": message}))).into_response()
 }
 
-async fn packages(
-    State(emu): State<Arc<Emulator>>,
-    Path(list): Path<String>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = emu.gate(&headers).await {
-        return r;
-    }
-    if !["active", "onhold", "inactive", "intransit"].contains(&list.as_str()) {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"Message": "No such resource."})),
-        )
-            .into_response();
-    }
-    if q.get("licenseNumber") != Some(&emu.license) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"Message": "No valid license was specified, or the user has no access to it."})),
-        )
-            .into_response();
-    }
-    let page_size: Option<usize> = match q.get("pageSize").map(|s| s.parse::<usize>()) {
+/// `pageNumber` (default 1) and `pageSize` (1 to 20; absent: everything on one page).
+fn paging(q: &HashMap<String, String>) -> Result<(usize, Option<usize>), Response> {
+    let size = match q.get("pageSize").map(|s| s.parse::<usize>()) {
         None => None,
         Some(Ok(n)) if (1..=20).contains(&n) => Some(n),
-        Some(_) => return bad("pageSize must be between 1 and 20."),
+        Some(_) => return Err(bad("pageSize must be between 1 and 20.")),
     };
-    let page: usize = match q.get("pageNumber").map(|s| s.parse::<usize>()) {
+    let page = match q.get("pageNumber").map(|s| s.parse::<usize>()) {
         None => 1,
         Some(Ok(n)) if n >= 1 => n,
-        Some(_) => return bad("pageNumber must be 1 or more."),
+        Some(_) => return Err(bad("pageNumber must be 1 or more.")),
     };
-    let bound = |k: &str| {
-        q.get(k)
-            .map(|s| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)))
-    };
-    let (start, end) = match (bound("lastModifiedStart"), bound("lastModifiedEnd")) {
-        (Some(Ok(s)), Some(Ok(e))) => (s, e),
-        (Some(Err(_)), _) | (_, Some(Err(_))) => {
-            return bad("lastModified dates could not be read.");
-        }
-        // Without both bounds Metrc answers an empty (or partial) list.
-        _ => return Json(envelope(vec![], 1, page_size.unwrap_or(20), 0)).into_response(),
-    };
-    if let Some(cap) = *emu.window_cap_hours.lock().expect("lock")
-        && end - start > chrono::Duration::hours(cap)
-    {
-        return bad(&format!(
-            "The date range between lastModifiedStart and lastModifiedEnd cannot exceed {cap} hours."
-        ));
-    }
-    if emu.malformed.lock().expect("lock").as_ref() == Some(&(list.clone(), page as u32)) {
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{\"Data\": [{\"Id\": 1, \"Label\": ",
-        )
-            .into_response();
-    }
-    // Filtered and sorted by reference; only the page asked for is copied.
-    let (data, total, size) = {
-        let all = emu.packages.lock().expect("lock");
-        let mut matching: Vec<_> = all
-            .iter()
-            .filter(|p| list_of(p) == list)
-            .filter_map(|p| {
-                let m = modified(p)?;
-                (m >= start && m <= end).then(|| (Some(m), p["Id"].as_i64(), p))
-            })
-            .collect();
-        matching.sort_by_key(|(m, id, _)| (*m, *id));
-        let total = matching.len();
-        let size = page_size.unwrap_or(total.max(1));
-        let data: Vec<Value> = matching
-            .into_iter()
-            .skip((page - 1) * size)
-            .take(size)
-            .map(|(_, _, p)| p.clone())
-            .collect();
-        (data, total, size)
-    };
-    let answer = Json(envelope(data, page, size, total)).into_response();
-    let due = {
-        let mut c = emu.change_after.lock().expect("lock");
-        match c.as_ref() {
-            Some(((l, p), _, _)) if *l == list && *p == page as u32 => c.take(),
-            _ => None,
-        }
-    };
-    if let Some((_, label, changes)) = due {
-        emu.change(&label, changes);
-    }
-    answer
+    Ok((page, size))
 }
 
 /// Metrc's paged envelope, all eight fields.
