@@ -106,3 +106,15 @@ fn nothing_reaches_up_into_ui() {
         "the check can fail"
     );
 }
+
+#[test]
+fn only_the_hub_calls_metrc() {
+    // Metrc sits above app (it gathers a load's template through app::docs): below
+    // it only the hub (which starts its thread) and the CLI may name it.
+    let bad = offenders("crate::metrc", &["metrc/", "hub/"]);
+    assert!(bad.is_empty(), "crate::metrc below the hub: {bad:?}");
+    assert!(
+        !offenders("crate::metrc", &[]).is_empty(),
+        "the check can fail"
+    );
+}

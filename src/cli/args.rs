@@ -182,7 +182,14 @@ pub(crate) enum MetrcCommand {
         #[arg(long)]
         full: bool,
     },
-    /// When the last pull succeeded, how far behind Metrc the facts are, the last error.
+    /// Post the transfer template of ORDER's confirmed load (exactly `manifest
+    /// --format metrc-template`), once: a load already posted is not posted again.
+    Push {
+        /// Order number or short id.
+        order: String,
+    },
+    /// When the last pull succeeded, how far behind Metrc the facts are, the last
+    /// error, and the templates queued or posted.
     Status {
         #[arg(long)]
         json: bool,

@@ -35,11 +35,29 @@ pub(crate) fn run(settings: &Settings, cmd: MetrcCommand, out: &mut impl Write) 
             ))?;
             writeln!(out, "{}", report.line())?;
         }
+        MetrcCommand::Push { order } => {
+            let client = Client::new(&settings.metrc)?;
+            let mut store = app::open_store(settings)?;
+            let pushed = runtime()?.block_on(metrc::push::push_order(
+                &mut store,
+                &client,
+                &settings.ship,
+                &settings.metrc,
+                &order,
+            ))?;
+            writeln!(out, "{}", pushed.line())?;
+            if let metrc::push::Pushed::Later { .. } = pushed {
+                anyhow::bail!("the template is not in Metrc yet");
+            }
+        }
         MetrcCommand::Status { json } => {
             let store = app::open_store(settings)?;
             let s = metrc::pull::status(&store, chrono::Utc::now())?;
+            let writes = metrc::push::queue_lines(&store)?;
             if json {
-                serde_json::to_writer(&mut *out, &s)?;
+                let mut v = serde_json::to_value(&s)?;
+                v["templates"] = serde_json::json!(writes);
+                serde_json::to_writer(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
                 writeln!(
@@ -51,6 +69,9 @@ pub(crate) fn run(settings: &Settings, cmd: MetrcCommand, out: &mut impl Write) 
                         .unwrap_or_else(|| "unknown (never pulled)".into()),
                     s.last_error.as_deref().unwrap_or("none")
                 )?;
+                for w in writes {
+                    writeln!(out, "{w}")?;
+                }
             }
         }
     }

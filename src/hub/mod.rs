@@ -71,7 +71,8 @@ pub struct HubOptions {
     pub fault: Option<Fault>,
     /// Serve HTTPS with this certificate (rustls); `None`: plain HTTP.
     pub tls: Option<tls::TlsConfig>,
-    /// Pull package facts from Metrc while serving (when set up, `poll_seconds > 0`).
+    /// Pull package facts from Metrc while serving (when set up, `poll_seconds > 0`),
+    /// and post confirmed loads' templates (`push_templates`).
     pub metrc: Option<crate::config::MetrcSettings>,
 }
 
@@ -106,11 +107,12 @@ pub async fn run(
     let (jobs, queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
     let tls = options.tls.clone();
     let poller = match &options.metrc {
-        Some(m) if m.is_set() && m.poll_seconds > 0 => Some(
+        Some(m) if m.is_set() && (m.poll_seconds > 0 || m.push_templates) => Some(
             crate::metrc::poll::Poller::start(
                 store.path().to_path_buf(),
                 std::time::Duration::from_secs(5),
                 m.clone(),
+                options.ship.clone(),
             )
             .map_err(std::io::Error::other)?,
         ),

@@ -60,6 +60,24 @@ pub struct FacilityLicense {
     pub license_type: Option<String>,
 }
 
+/// How a request may be tried again ([`Client::send`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Retry {
+    /// A read: every retryable failure is tried again.
+    Read,
+    /// A write: only when Metrc cannot have acted on it.
+    Write,
+}
+
+/// A successful answer as Metrc sent it.
+pub(super) struct Answer {
+    pub body: Vec<u8>,
+    #[allow(dead_code)]
+    pub status: StatusCode,
+    #[allow(dead_code)]
+    pub content_type: Option<String>,
+}
+
 /// One page of a package list: the bytes as Metrc sent them (the package parser
 /// reads them) and where the paging stands.
 pub struct Page {
@@ -208,13 +226,43 @@ impl Client {
     }
 
     /// One GET under the shared limits, retried while retrying can help.
-    async fn get(
+    pub(super) async fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
         what: &str,
         license: Option<&str>,
     ) -> Result<(Vec<u8>, StatusCode), MetrcError> {
+        let a = self
+            .send(
+                reqwest::Method::GET,
+                path,
+                query,
+                None,
+                what,
+                license,
+                Retry::Read,
+            )
+            .await?;
+        Ok((a.body, a.status))
+    }
+
+    /// One request under the shared limits: every call to Metrc goes through here.
+    /// A read is retried while retrying can help; a write only when Metrc cannot
+    /// have acted on it (a 429, a connection never made): a 5xx or a timeout may
+    /// have been stored, so it is answered as it is and the caller looks before it
+    /// writes again.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        what: &str,
+        license: Option<&str>,
+        retry: Retry,
+    ) -> Result<Answer, MetrcError> {
         let mut url = self
             .base
             .join(path)
@@ -237,12 +285,16 @@ impl Client {
                 .expect("the semaphore is never closed");
             self.shared.limiter.until_ready().await;
             self.shared.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = self
+            let mut request = self
                 .http
-                .get(url.clone())
-                .basic_auth(self.vendor.expose(), Some(self.user.expose()))
-                .send()
-                .await;
+                .request(method.clone(), url.clone())
+                .basic_auth(self.vendor.expose(), Some(self.user.expose()));
+            if let Some(b) = body {
+                request = request.json(b);
+            }
+            let sent = request.send().await;
+            // Whether Metrc can have acted on this request.
+            let mut reached = true;
             let failure = match sent {
                 Ok(resp) => {
                     let status = resp.status();
@@ -251,7 +303,7 @@ impl Client {
                         .get(reqwest::header::CONTENT_TYPE)
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
-                    let retry = resp
+                    let retry_header = resp
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
@@ -259,12 +311,19 @@ impl Client {
                     match resp.bytes().await {
                         Err(e) if e.is_timeout() => self.timed_out(what, tries),
                         Err(e) => self.unreachable(&url, &e),
-                        Ok(body) if status.is_success() => return Ok((body.to_vec(), status)),
+                        Ok(body) if status.is_success() => {
+                            return Ok(Answer {
+                                body: body.to_vec(),
+                                status,
+                                content_type,
+                            });
+                        }
                         Ok(body) => {
                             let body = body.to_vec();
                             if status == StatusCode::TOO_MANY_REQUESTS {
                                 // Every call waits, not only this one.
-                                let wait = plan::retry_after(retry.as_deref(), jitter(backoff));
+                                let wait =
+                                    plan::retry_after(retry_header.as_deref(), jitter(backoff));
                                 self.pause_all(wait).await;
                                 backoff = (backoff * 2).min(Duration::from_secs(30));
                                 // A throttled try is not a failed one.
@@ -300,11 +359,18 @@ impl Client {
                     }
                 }
                 Err(e) if e.is_timeout() => self.timed_out(what, tries),
-                Err(e) => self.unreachable(&url, &e),
+                Err(e) => {
+                    reached = !e.is_connect();
+                    self.unreachable(&url, &e)
+                }
             };
             // Nobody else's slot is held while this one waits.
             drop(slot);
-            if tries >= TRIES || !failure.is_retryable() {
+            let again = match retry {
+                Retry::Read => failure.is_retryable(),
+                Retry::Write => !reached,
+            };
+            if tries >= TRIES || !again {
                 return Err(failure);
             }
             tokio::time::sleep(jitter(backoff)).await;

@@ -5,10 +5,13 @@
 //! demos run on a loopback port. The facts and their sources: `docs/metrc.md`.
 
 pub mod client;
+pub mod decide;
 pub mod emulator;
 pub mod plan;
 pub mod poll;
 pub mod pull;
+pub mod push;
+pub mod transfers;
 
 use chrono::{Duration, Utc};
 

@@ -91,6 +91,19 @@ pub fn windows(from: DateTime<Utc>, now: DateTime<Utc>, width: Duration) -> Vec<
     out
 }
 
+/// A Metrc time in any of the forms it sends (offset or `Z`, with or without
+/// fractions, no offset taken as UTC, a bare date); null-like text, and the
+/// `0001-01-01` sentinel, are no time.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() || s.starts_with("0001-01-01") {
+        return None;
+    }
+    crate::import::normalise_timestamp(s)
+        .and_then(|n| DateTime::parse_from_rfc3339(&n).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The pages still to read after page `page` of `total_pages` (Metrc counts from 1;
 /// an empty list says 0 pages).
 pub fn next_page(page: u32, total_pages: u32) -> Option<u32> {

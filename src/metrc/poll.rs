@@ -1,37 +1,51 @@
-//! The hub's Metrc poller: a thread of its own, with its own connection to the hub's
-//! database, that pulls package facts every `poll_seconds` while the hub serves. Its
-//! writes are another connection's, so the hub's caches see them (`data_version`) and
-//! devices get the changed packages in their next snapshot (the package change
-//! counter). Stopped and joined when the hub stops.
+//! The hub's Metrc thread: one thread of its own, with its own connection to the
+//! hub's database, that pulls package facts every `poll_seconds` while the hub
+//! serves and, with `push_templates`, posts each load it learns was confirmed (every
+//! couple of seconds it looks at the queue of writes, and for newly confirmed loads
+//! when another connection has written). Its writes are another connection's, so
+//! the hub's caches see them (`data_version`) and devices get the changed packages in
+//! their next snapshot (the package change counter). Stopped and joined when the hub
+//! stops.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::client::Client;
-use crate::config::MetrcSettings;
+use crate::config::{MetrcSettings, ShipSettings};
 use crate::store::Store;
 
-/// The running poller; dropping it stops it (after the pull in progress, if any).
+/// How often the writer looks at the queue.
+const WRITER_TICK: Duration = Duration::from_secs(2);
+
+/// The running thread; dropping it stops it (after the pull or post in progress).
 pub struct Poller {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Poller {
-    /// Start pulling into the database at `path` now and every `poll_seconds`. A
-    /// failed pull is logged and kept for `metrc status`; the next one tries again.
+    /// Start pulling into the database at `path` now and every `poll_seconds` (0: no
+    /// pulls), and posting templates when `push_templates`. A failed pull or post is
+    /// logged and kept (`metrc status`); the next round tries again.
     pub fn start(
         path: PathBuf,
         busy_timeout: Duration,
         settings: MetrcSettings,
+        ship: ShipSettings,
     ) -> Result<Poller, String> {
         let client = Client::new(&settings).map_err(|e| e.to_string())?;
-        let every = Duration::from_secs(settings.poll_seconds.max(1));
+        let pull_every =
+            (settings.poll_seconds > 0).then(|| Duration::from_secs(settings.poll_seconds));
+        let tick = match pull_every {
+            Some(p) if !settings.push_templates => p,
+            Some(p) => p.min(WRITER_TICK),
+            None => WRITER_TICK,
+        };
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name("metrc-poll".into())
+            .name("metrc".into())
             .spawn(move || {
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -39,31 +53,54 @@ impl Poller {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        tracing::error!(%e, "the Metrc poller cannot start a runtime");
+                        tracing::error!(%e, "the Metrc thread cannot start a runtime");
                         return;
                     }
                 };
+                let mut store: Option<Store> = None;
+                let mut next_pull = Instant::now();
+                let mut seen_version = None;
                 loop {
-                    match Store::open(&path, busy_timeout) {
-                        Ok(mut store) => {
+                    if store.is_none() {
+                        match Store::open(&path, busy_timeout) {
+                            Ok(s) => store = Some(s),
+                            Err(e) => {
+                                tracing::error!(%e, "the Metrc thread cannot open the database")
+                            }
+                        }
+                    }
+                    if let Some(store) = store.as_mut() {
+                        if pull_every.is_some() && Instant::now() >= next_pull {
                             let now = chrono::Utc::now();
                             match rt.block_on(super::pull::pull(
-                                &mut store, &client, &settings, false, now,
+                                store, &client, &settings, false, now,
                             )) {
                                 Ok(r) if r.packages > 0 => tracing::info!("{}", r.line()),
                                 Ok(r) => tracing::debug!("{}", r.line()),
                                 Err(e) => tracing::warn!(%e, "Metrc pull failed; the next poll tries again"),
                             }
+                            next_pull = Instant::now() + pull_every.unwrap_or(tick);
                         }
-                        Err(e) => tracing::error!(%e, "the Metrc poller cannot open the database"),
+                        if settings.push_templates {
+                            let version = store.data_version().ok();
+                            let scan = version.is_none() || version != seen_version;
+                            seen_version = version;
+                            if let Err(e) = rt.block_on(super::push::drain(
+                                store, &client, &ship, &settings, scan,
+                            )) {
+                                tracing::warn!(%e, "the Metrc writer cannot read its queue");
+                            }
+                            // Its own writes moved the version: seen.
+                            seen_version = store.data_version().ok().or(seen_version);
+                        }
                     }
-                    match stopped.recv_timeout(every) {
+                    match stopped.recv_timeout(tick) {
                         Err(RecvTimeoutError::Timeout) => {}
                         _ => return,
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the Metrc poller: {e}"))?;
+            .map_err(|e| format!("cannot start the Metrc thread: {e}"))?;
         Ok(Poller {
             stop: Some(stop),
             thread: Some(thread),

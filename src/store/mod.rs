@@ -19,6 +19,7 @@ mod devices;
 mod durability;
 mod events;
 mod identity;
+mod metrc;
 #[cfg(test)]
 mod migration_tests;
 mod orders;
@@ -30,6 +31,7 @@ mod sync;
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
 pub use durability::Durability;
+pub use metrc::{MetrcDelivery, MetrcWrite, WriteState};
 pub use orders::OrderSummary;
 pub use packages::PackageImport;
 pub use people::{Lockout, Person, PersonRecord, SignInError};
@@ -57,6 +59,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_package_places",
         include_str!("migrations/0009_package_places.sql"),
+    ),
+    (
+        "0010_metrc_writes",
+        include_str!("migrations/0010_metrc_writes.sql"),
     ),
 ];
 

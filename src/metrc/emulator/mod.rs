@@ -20,14 +20,15 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
 mod packages;
+mod transfers;
 
 /// A fault the next request meets (in the order injected).
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +66,7 @@ pub struct Emulator {
     /// list changes between the pages of one read.
     change_after: Mutex<Option<ChangeAfter>>,
     requests: AtomicU64,
+    transfers: Mutex<transfers::Transfers>,
 }
 
 impl Emulator {
@@ -82,6 +84,7 @@ impl Emulator {
             malformed: Mutex::new(None),
             change_after: Mutex::new(None),
             requests: AtomicU64::new(0),
+            transfers: Mutex::new(transfers::Transfers::default()),
         })
     }
 
@@ -150,6 +153,24 @@ impl Emulator {
             .route("/facilities/v2", get(facilities))
             .route("/facilities/v2/", get(facilities))
             .route("/packages/v2/{list}", get(packages::packages))
+            .route(
+                "/transfers/v2/templates/outgoing",
+                get(transfers::list_templates).post(transfers::post_template),
+            )
+            .route("/transfers/v2/outgoing", get(transfers::outgoing))
+            .route("/transfers/v2/{id}/deliveries", get(transfers::deliveries))
+            .route(
+                "/transfers/v2/deliveries/{id}/packages",
+                get(transfers::delivery_packages),
+            )
+            .route(
+                "/emulator/templates/{id}/register",
+                post(transfers::admin_register),
+            )
+            .route(
+                "/emulator/deliveries/{id}/receive",
+                post(transfers::admin_receive),
+            )
             .with_state(self.clone())
     }
 
@@ -276,6 +297,33 @@ async fn facilities(State(emu): State<Arc<Emulator>>, headers: HeaderMap) -> Res
 /// A 400 in Metrc's `{"Message": ...}` shape.
 fn bad(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"Message": message}))).into_response()
+}
+
+/// Both `lastModified` bounds of a windowed list, within the window cap. Without
+/// both, Metrc answers an empty list: the `Err` is that answer.
+fn window(
+    emu: &Emulator,
+    q: &HashMap<String, String>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Response> {
+    let bound = |k: &str| {
+        q.get(k)
+            .map(|s| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)))
+    };
+    let (start, end) = match (bound("lastModifiedStart"), bound("lastModifiedEnd")) {
+        (Some(Ok(s)), Some(Ok(e))) => (s, e),
+        (Some(Err(_)), _) | (_, Some(Err(_))) => {
+            return Err(bad("lastModified dates could not be read."));
+        }
+        _ => return Err(Json(envelope(vec![], 1, 20, 0)).into_response()),
+    };
+    if let Some(cap) = *emu.window_cap_hours.lock().expect("lock")
+        && end - start > chrono::Duration::hours(cap)
+    {
+        return Err(bad(&format!(
+            "The date range between lastModifiedStart and lastModifiedEnd cannot exceed {cap} hours."
+        )));
+    }
+    Ok((start, end))
 }
 
 /// `pageNumber` (default 1) and `pageSize` (1 to 20; absent: everything on one page).

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Emulator, bad, envelope, paging};
+use super::{Emulator, envelope, paging};
 
 /// Which list a package is on: on hold, finished or archived, else active.
 fn list_of(p: &Value) -> &'static str {
@@ -59,25 +59,10 @@ pub(super) async fn packages(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let bound = |k: &str| {
-        q.get(k)
-            .map(|s| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)))
+    let (start, end) = match super::window(&emu, &q) {
+        Ok(w) => w,
+        Err(r) => return r,
     };
-    let (start, end) = match (bound("lastModifiedStart"), bound("lastModifiedEnd")) {
-        (Some(Ok(s)), Some(Ok(e))) => (s, e),
-        (Some(Err(_)), _) | (_, Some(Err(_))) => {
-            return bad("lastModified dates could not be read.");
-        }
-        // Without both bounds Metrc answers an empty (or partial) list.
-        _ => return Json(envelope(vec![], 1, page_size.unwrap_or(20), 0)).into_response(),
-    };
-    if let Some(cap) = *emu.window_cap_hours.lock().expect("lock")
-        && end - start > chrono::Duration::hours(cap)
-    {
-        return bad(&format!(
-            "The date range between lastModifiedStart and lastModifiedEnd cannot exceed {cap} hours."
-        ));
-    }
     if emu.malformed.lock().expect("lock").as_ref() == Some(&(list.clone(), page as u32)) {
         return (
             StatusCode::OK,

@@ -1,0 +1,319 @@
+//! The transfer template of a confirmed load, posted to the Metrc emulator on a
+//! loopback port exactly once: by `tagtally metrc push` (a real child process on a
+//! real database) and by a hub with `push_templates`. A timeout after Metrc stored
+//! it, a kill -9 mid-post, 429s, a 500, wrong keys and a load that changed after it
+//! was posted each end with one template in Metrc (or none) and a clear message.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tagtally::config::{MetrcSettings, Secret, ShipSettings};
+use tagtally::hub::HubOptions;
+use tagtally::metrc::emulator::{Emulator, Fault};
+
+#[path = "support/site.rs"]
+mod site;
+use site::{Site, demo_file};
+
+#[path = "support/hub.rs"]
+mod hub;
+
+const LICENSE: &str = "C11-0000224-LIC";
+const P: &str = "1A4060300003C350000";
+
+fn t(n: u32) -> String {
+    format!("{P}{n:05}")
+}
+
+fn lines(tags: &[u32]) -> Vec<u8> {
+    tags.iter()
+        .map(|n| format!("{}\n", t(*n)))
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn emulator() -> (Arc<Emulator>, String) {
+    let bytes = std::fs::read(demo_file("packages.json")).unwrap();
+    let emu = Emulator::new(
+        LICENSE,
+        "vendor-k",
+        "user-k-secret",
+        Emulator::packages_of(&bytes).unwrap(),
+    );
+    let url = emu.spawn();
+    (emu, url)
+}
+
+/// The site's settings: the shipper, and Metrc at `url` with `user_key`.
+fn configure(site: &Site, url: &str, user_key: &str, timeout: u64) {
+    let dir = site.dir.path().join("tagtally");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[ship]\nfacility_name = \"Demo Wholesale LLC\"\nphone = \"916-555-0100\"\n\n\
+             [metrc]\nbase_url = \"{url}\"\nlicense_number = \"{LICENSE}\"\n\
+             vendor_key = \"vendor-k\"\nuser_key = \"{user_key}\"\n\
+             timeout_seconds = {timeout}\nmax_requests_per_second = 50\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// SO-1002 (10005, 10006) picked, loaded and confirmed on a site that talks to `url`.
+fn confirmed(url: &str, timeout: u64) -> Site {
+    let site = Site::demo();
+    configure(&site, url, "user-k-secret", timeout);
+    let a = site.pick_json("SO-1002", &lines(&[10005, 10006]));
+    assert_eq!(a[1]["complete"], true, "{a:?}");
+    site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10005, 10006]));
+    site.ok(&[
+        "load",
+        "SO-1002",
+        "--confirm",
+        "--driver",
+        "Dee Driver",
+        "--occupational-license",
+        "OL-55501",
+        "--drivers-license",
+        "D1234567",
+        "--make",
+        "Ford",
+        "--model",
+        "Transit",
+        "--plate",
+        "8abc 123",
+    ]);
+    site
+}
+
+fn manifest_template(site: &Site) -> Value {
+    serde_json::from_str(&site.ok(&["manifest", "SO-1002", "--format", "metrc-template"])).unwrap()
+}
+
+#[test]
+fn a_confirmed_load_is_posted_once_exactly_as_the_manifest_template() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    let templates = emu.templates();
+    assert_eq!(templates.len(), 1, "{out}");
+    let (id, name) = &templates[0];
+    assert!(
+        out.contains(&format!("{name:?} posted; Metrc's id {id}")),
+        "{out}"
+    );
+    assert!(name.starts_with("L-SO-1002-"), "{name}");
+    // What Metrc holds is what `manifest --format metrc-template` prints.
+    assert_eq!(
+        Value::Array(vec![emu.template_body(*id).unwrap()]),
+        manifest_template(&site)
+    );
+
+    // Again: nothing posted, and it says so.
+    let requests = emu.requests();
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(
+        out.contains("was already posted") && out.contains("nothing posted"),
+        "{out}"
+    );
+    assert_eq!(emu.templates().len(), 1);
+    assert_eq!(emu.requests(), requests, "a second push asks Metrc nothing");
+    let status = site.ok(&["metrc", "status"]);
+    assert!(status.contains(&format!("posted as {id}")), "{status}");
+    // The keys never reach the database.
+    let db = std::fs::read(site.db()).unwrap();
+    assert!(!db.windows(13).any(|w| w == b"user-k-secret"));
+}
+
+#[test]
+fn a_timeout_after_metrc_stored_the_template_leaves_exactly_one() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 1);
+    emu.slow_after_write(Duration::from_secs(3));
+    let out = site.run(&["metrc", "push", "SO-1002"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("not posted yet") && text.contains("tried again at"),
+        "{text}"
+    );
+    assert_eq!(
+        emu.templates().len(),
+        1,
+        "Metrc stored it before the timeout"
+    );
+    let tries: i64 = site.sql("SELECT attempts FROM metrc_writes");
+    assert_eq!(tries, 1);
+
+    // The next push looks first, finds it, and posts nothing.
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    let (id, _) = emu.templates()[0].clone();
+    assert!(
+        out.contains(&format!("already in Metrc (id {id})")) && out.contains("nothing posted"),
+        "{out}"
+    );
+    assert_eq!(emu.templates().len(), 1);
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("was already posted"), "{out}");
+    assert_eq!(emu.templates().len(), 1);
+}
+
+#[test]
+fn a_push_killed_mid_post_is_finished_by_the_next_without_a_second_template() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 60);
+    emu.slow_after_write(Duration::from_secs(60));
+    let mut child = site
+        .cmd(&["metrc", "push", "SO-1002"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    hub::eventually("the template stored while the push waits", || {
+        emu.templates().len() == 1
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // The dead process's lease is no obstacle; the try it counted makes the next
+    // push look before it posts.
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("already in Metrc"), "{out}");
+    assert_eq!(emu.templates().len(), 1);
+}
+
+#[test]
+fn throttled_and_failed_posts_end_with_one_template() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    // Two 429s: a write refused before anything was done is sent again at once.
+    emu.inject(Fault::TooMany {
+        retry_after: Some(1),
+    });
+    emu.inject(Fault::TooMany { retry_after: None });
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("posted; Metrc's id"), "{out}");
+    assert_eq!(emu.templates().len(), 1);
+
+    // A 500 on a second site's post: not sent again blindly (it may have been
+    // stored); the next push lists, finds nothing, and posts.
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    emu.inject(Fault::ServerError);
+    let out = site.run(&["metrc", "push", "SO-1002"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("500"), "{text}");
+    assert_eq!(emu.templates().len(), 0);
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("posted; Metrc's id"), "{out}");
+    assert_eq!(emu.templates().len(), 1);
+    let tries: i64 = site.sql("SELECT attempts FROM metrc_writes");
+    assert_eq!(tries, 2);
+}
+
+#[test]
+fn wrong_keys_and_an_unconfirmed_load_post_nothing_and_say_why() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    configure(&site, &url, "not-the-key", 5);
+    let err = site.fails(&["metrc", "push", "SO-1002"]);
+    assert!(err.contains("Metrc refused template"), "{err}");
+    assert!(
+        !err.contains("not-the-key"),
+        "the key is never shown: {err}"
+    );
+    assert_eq!(emu.templates().len(), 0);
+    let status = site.ok(&["metrc", "status"]);
+    assert!(status.contains("waits for a person"), "{status}");
+    // With the right keys the same push goes through.
+    configure(&site, &url, "user-k-secret", 5);
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("posted"), "{out}");
+    assert_eq!(emu.templates().len(), 1);
+
+    // An order whose load is not confirmed has no template.
+    let err = site.fails(&["metrc", "push", "SO-1001"]);
+    assert!(err.contains("no confirmed load"), "{err}");
+    assert_eq!(emu.templates().len(), 1);
+}
+
+#[test]
+fn an_order_posted_on_another_load_is_refused_rather_than_posted_twice() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    // The record of an earlier load of SO-1002 that Metrc has (another dock's
+    // confirmation, since overruled): its packages are on that template.
+    {
+        let mut store = hub::open(&site.db());
+        let now = chrono::Utc::now();
+        let w = store
+            .queue_template(
+                "L-SO-1002-OTHER",
+                "L-SO-1002-OTHER 2026-12-01",
+                "[]",
+                &format!(
+                    "load L-SO-1002-OTHER\nSO-1002 C11-0000002-LIC {}\n",
+                    t(10005)
+                ),
+                &["SO-1002".into()],
+                now,
+            )
+            .unwrap();
+        store.metrc_write_attempt(w.id, now).unwrap();
+        store.metrc_write_posted(w.id, 41, now).unwrap();
+    }
+    let err = site.fails(&["metrc", "push", "SO-1002"]);
+    assert!(
+        err.contains("changed after its template went to Metrc")
+            && err.contains("template 41")
+            && err.contains("nothing was posted"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{} added", t(10006))), "{err}");
+    assert_eq!(emu.templates().len(), 0);
+}
+
+#[test]
+fn a_hub_with_push_templates_posts_each_confirmed_load_once() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    let metrc = MetrcSettings {
+        base_url: url.clone(),
+        license_number: LICENSE.into(),
+        vendor_key: Secret::new("vendor-k"),
+        user_key: Secret::new("user-k-secret"),
+        poll_seconds: 0,
+        push_templates: true,
+        max_requests_per_second: 50,
+        timeout_seconds: 5,
+        ..MetrcSettings::default()
+    };
+    let ship = ShipSettings {
+        facility_name: "Demo Wholesale LLC".into(),
+        facility_license: LICENSE.into(),
+        phone: "916-555-0100".into(),
+        ..ShipSettings::default()
+    };
+    let h = hub::TestHub::serve_with(
+        hub::open(&site.db()),
+        None,
+        HubOptions {
+            ship,
+            metrc: Some(metrc),
+            ..HubOptions::default()
+        },
+    );
+    hub::eventually("the hub posts the confirmed load", || {
+        emu.templates().len() == 1
+    });
+    hub::eventually("the hub records Metrc's id", || {
+        site.ok(&["metrc", "status"]).contains("posted as")
+    });
+    // The command line agrees: already posted, nothing sent.
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("was already posted"), "{out}");
+    h.stop();
+    assert_eq!(emu.templates().len(), 1);
+}
