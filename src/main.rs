@@ -103,7 +103,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = app::open_store(&settings)?;
             let bytes = match format {
                 ReportFormat::Outcome => {
-                    let o = app::docs::outcome(&store, &order).map_err(app::AppError::from)?;
+                    let o = app::docs::outcome(&store, &order, settings.metrc.is_set())
+                        .map_err(app::AppError::from)?;
                     let mut j = serde_json::to_vec_pretty(&o)?;
                     j.push(b'\n');
                     j
@@ -272,18 +273,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = app::open_store(&settings)?;
             let (_, p, pulls) = app::picklist::pulls(&store, &order, &settings)?;
             let held = app::ruling::held(&store, &order)?;
+            let receipt =
+                app::receipt::receipt(&store, &order, settings.metrc.is_set(), chrono::Utc::now())?;
             if json {
                 let mut v = serde_json::to_value(&p)?;
                 let left: Vec<_> = pulls.iter().filter(|p| p.to_pull()).collect();
                 v["to_pull"] = serde_json::to_value(&left)?;
                 v["next"] = serde_json::to_value(tagtally::domain::pull::next(&pulls, None))?;
                 v["held"] = serde_json::to_value(&held)?;
+                v["metrc_receipt"] = serde_json::to_value(&receipt)?;
                 serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 app::print_progress(&p, &mut out)?;
                 app::picklist::print_to_pull(&pulls, &mut out)?;
                 app::ruling::print_held(&held, &mut out)?;
+                if let Some(r) = &receipt {
+                    app::receipt::print_receipt(r, &mut out)?;
+                }
             }
         }
         Command::Rule(a) => {

@@ -317,3 +317,94 @@ fn a_hub_with_push_templates_posts_each_confirmed_load_once() {
     h.stop();
     assert_eq!(emu.templates().len(), 1);
 }
+
+/// A signature PNG with ink.
+fn signature(site: &Site) -> String {
+    let mut img = image::GrayImage::from_pixel(300, 120, image::Luma([255]));
+    for x in 20..280u32 {
+        let y = 60.0 + 30.0 * ((x as f32) / 20.0).sin();
+        img.put_pixel(x, y as u32, image::Luma([0]));
+        img.put_pixel(x, y as u32 + 1, image::Luma([0]));
+    }
+    let path = site.dir.path().join("sig.png");
+    img.save(&path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn metrc_s_receipt_is_read_back_and_shown_beside_the_driver_s() {
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 5);
+    // No transfer yet: a pull reads the outgoing transfers and keeps nothing.
+    let out = site.ok(&["metrc", "pull"]);
+    assert!(out.contains("0 deliveries kept"), "{out}");
+    site.ok(&["metrc", "push", "SO-1002"]);
+    let (template, _) = emu.templates()[0].clone();
+    // A person registers the template as a transfer in Metrc.
+    let (_, deliveries) = emu.register(template).unwrap();
+
+    // The driver: 10005 accepted, 10006 rejected, signed.
+    site.json_lines(&["deliver", "SO-1002", "--json"], &lines(&[10005]));
+    site.ok(&[
+        "deliver",
+        "SO-1002",
+        "--reject",
+        &t(10006),
+        "--reason",
+        "damaged",
+    ]);
+    let sig = signature(&site);
+    site.ok(&[
+        "deliver",
+        "SO-1002",
+        "--finish",
+        "--receiver",
+        "Rae Receiver",
+        "--signature",
+        &sig,
+    ]);
+    // Before Metrc has the receipt: within the day, nothing to say.
+    let out = site.ok(&["metrc", "pull"]);
+    assert!(out.contains("1 deliveries kept"), "{out}");
+    let status = site.ok(&["status", "SO-1002"]);
+    assert!(status.contains("not received yet"), "{status}");
+    assert!(!status.contains("exception:"), "{status}");
+
+    // The receiver records the opposite of what the driver did, in Metrc.
+    assert!(emu.receive(deliveries[0], &[(&t(10005), "Rejected")]));
+    let out = site.ok(&["metrc", "pull"]);
+    assert!(out.contains("1 deliveries kept"), "{out}");
+    let status = site.ok(&["status", "SO-1002"]);
+    assert!(
+        status.contains("1 accepted, 1 rejected of 2") && status.contains("received 20"),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!(
+            "exception: {}: the driver recorded it accepted, Metrc says Rejected",
+            t(10005)
+        )),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!(
+            "exception: {}: the driver recorded it rejected, Metrc says the receiver accepted it",
+            t(10006)
+        )),
+        "{status}"
+    );
+    // The report shows Metrc's state beside the driver's, package by package.
+    let report: Value = serde_json::from_str(&site.ok(&["report", "SO-1002"])).unwrap();
+    let packages = report["metrc"]["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 2, "{report}");
+    let p5 = packages.iter().find(|p| p["tag"] == t(10005)).unwrap();
+    assert_eq!(p5["driver"], "accepted");
+    assert_eq!(p5["metrc"], "Rejected");
+    let p6 = packages.iter().find(|p| p["tag"] == t(10006)).unwrap();
+    assert_eq!(p6["metrc"], "Accepted");
+    assert_eq!(report["metrc"]["issues"].as_array().unwrap().len(), 2);
+
+    // Read again, nothing changed: nothing kept again.
+    let out = site.ok(&["metrc", "pull"]);
+    assert!(out.contains("0 deliveries kept"), "{out}");
+}

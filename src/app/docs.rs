@@ -361,6 +361,9 @@ pub struct OrderOutcome {
     pub delivery: Option<DeliverySummary>,
     /// Rejected packages: they come back to the shipper's vault.
     pub returns: Vec<Return>,
+    /// Metrc's receipt beside the driver's record, once the load is confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrc: Option<super::receipt::ReceiptView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -395,8 +398,9 @@ pub struct Return {
     pub note: Option<String>,
 }
 
-/// An order's outcome, at any stage.
-pub fn outcome(store: &Store, key: &str) -> Result<OrderOutcome, DocError> {
+/// An order's outcome, at any stage. With `metrc_in_use` (Metrc is read here), a
+/// delivery Metrc has not received in time is an issue of its receipt.
+pub fn outcome(store: &Store, key: &str, metrc_in_use: bool) -> Result<OrderOutcome, DocError> {
     let g = gather(store, key)?;
     let progress = g.state.pick.progress(&g.state.list);
     let confirmed = g.state.ship.confirmed();
@@ -463,5 +467,6 @@ pub fn outcome(store: &Store, key: &str) -> Result<OrderOutcome, DocError> {
         removed: removed(&g),
         delivery,
         returns,
+        metrc: super::receipt::receipt(store, key, metrc_in_use, Utc::now())?,
     })
 }

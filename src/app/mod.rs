@@ -5,6 +5,7 @@ pub mod decode;
 pub mod docs;
 pub mod pick;
 pub mod picklist;
+pub mod receipt;
 pub mod ruling;
 pub mod scan_test;
 pub mod ship;

@@ -11,6 +11,7 @@ pub mod package;
 pub mod people;
 pub mod pick;
 pub mod pull;
+pub mod receipt;
 pub mod ruling;
 pub mod ship;
 pub mod state;

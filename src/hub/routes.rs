@@ -245,7 +245,8 @@ async fn outcome(
     _device: Device,
     Path(key): Path<String>,
 ) -> Result<Json<crate::app::docs::OrderOutcome>, ApiError> {
-    hub.with(move |inner, _| Ok(Json(crate::app::docs::outcome(&inner.store, &key)?)))
+    let metrc = hub.options.metrc.as_ref().is_some_and(|m| m.is_set());
+    hub.with(move |inner, _| Ok(Json(crate::app::docs::outcome(&inner.store, &key, metrc)?)))
         .await
 }
 

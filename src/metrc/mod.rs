@@ -11,6 +11,7 @@ pub mod plan;
 pub mod poll;
 pub mod pull;
 pub mod push;
+pub mod receipts;
 pub mod transfers;
 
 use chrono::{Duration, Utc};

@@ -32,6 +32,9 @@ pub struct PullReport {
     pub older_skipped: usize,
     /// Sent again as stored (the overlap of windows, a package on two lists).
     pub unchanged: usize,
+    /// Outgoing transfers read, and deliveries kept as an order's (receipts).
+    pub transfers: usize,
+    pub deliveries: usize,
     pub seconds: f64,
 }
 
@@ -39,7 +42,7 @@ impl PullReport {
     /// The one summary line.
     pub fn line(&self) -> String {
         format!(
-            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {:.1} s",
+            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {} transfers read, {} deliveries kept; {:.1} s",
             self.windows,
             self.requests,
             self.packages,
@@ -47,6 +50,8 @@ impl PullReport {
             self.updated,
             self.unchanged,
             self.older_skipped,
+            self.transfers,
+            self.deliveries,
             self.seconds
         )
     }
@@ -73,7 +78,22 @@ pub async fn pull(
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<PullReport, PullError> {
-    let result = pull_windows(store, client, settings, full, now).await;
+    let started = Instant::now();
+    let requests_before = client.requests();
+    let mut result = pull_windows(store, client, settings, full, now).await;
+    if let Ok(r) = &mut result {
+        // The receipts of loads sent, after the package facts.
+        match super::receipts::read(store, client, settings, now).await {
+            Ok(read) => {
+                r.transfers = read.transfers;
+                r.deliveries = read.deliveries;
+                r.requests = client.requests() - requests_before;
+                r.seconds = started.elapsed().as_secs_f64();
+            }
+            Err(super::receipts::ReceiptError::Metrc(e)) => result = Err(e.into()),
+            Err(super::receipts::ReceiptError::Store(e)) => result = Err(e.into()),
+        }
+    }
     let kept = match &result {
         Ok(_) => store.set_meta(&[(LAST_OK, &now.to_rfc3339()), (LAST_ERROR, "")]),
         Err(e) => store.set_meta(&[(LAST_ERROR, &format!("{}: {e}", Utc::now().to_rfc3339()))]),
