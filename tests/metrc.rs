@@ -340,3 +340,44 @@ fn the_keys_never_show_on_the_command_line() {
         "{text}"
     );
 }
+
+#[test]
+fn a_429_pauses_every_call_to_metrc_for_its_retry_after() {
+    let m = metrc(vec![package(1, 5)]);
+    m.emu.inject(Fault::TooMany {
+        retry_after: Some(3),
+    });
+    let client = m.client();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Call A meets the 429 and waits; call B starts a second later, on its own.
+    let a = {
+        let c = client.clone();
+        rt.spawn(async move { c.facilities().await })
+    };
+    let t0 = std::time::Instant::now();
+    while m.emu.requests() == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "call A never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    rt.block_on(client.facilities())
+        .expect("call B, after the pause");
+    rt.block_on(a).unwrap().expect("call A, after the pause");
+    let arrivals = m.emu.arrivals();
+    assert_eq!(arrivals.len(), 3, "the 429, A again, B");
+    // Neither A's retry nor B reached Metrc before Retry-After had passed.
+    for later in &arrivals[1..] {
+        let waited = later.duration_since(arrivals[0]);
+        assert!(
+            waited >= Duration::from_millis(2950),
+            "a call went through {waited:?} after the 429"
+        );
+    }
+}

@@ -92,3 +92,95 @@ async fn a_hold_in_metrc_reaches_the_floor_through_the_polling_hub() {
     assert!(h["metrc"]["behind_seconds"].as_i64().unwrap() < 30, "{h}");
     hub.stop();
 }
+
+#[test]
+fn a_hub_killed_during_a_pull_loses_nothing_and_the_next_pull_resumes() {
+    use std::io::{BufRead, BufReader};
+    // Three packages changed 30, 90 and 150 minutes ago; windows of one hour over the
+    // last day: 24 windows of 4 lists.
+    let mut packages = demo_in_metrc();
+    packages.truncate(3);
+    for (p, ago) in packages.iter_mut().zip([30, 90, 150]) {
+        p["LastModified"] = json!((Utc::now() - chrono::Duration::minutes(ago)).to_rfc3339());
+    }
+    let emu = Emulator::new(LICENSE, "vendor-k", "user-k", packages);
+    let url = emu.spawn();
+    // The 51st request hangs: the hub is killed while it waits, mid-pull.
+    for _ in 0..50 {
+        emu.inject(tagtally::metrc::emulator::Fault::Pass);
+    }
+    emu.inject(tagtally::metrc::emulator::Fault::Slow(
+        std::time::Duration::from_secs(120),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hub.db");
+    let metrc_env = |c: &mut std::process::Command| {
+        c.env_remove("TAGTALLY_CONFIG")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env("RUST_LOG", "off")
+            .env("TAGTALLY_METRC__BASE_URL", &url)
+            .env("TAGTALLY_METRC__LICENSE_NUMBER", LICENSE)
+            .env("TAGTALLY_METRC__VENDOR_KEY", "vendor-k")
+            .env("TAGTALLY_METRC__USER_KEY", "user-k")
+            .env("TAGTALLY_METRC__WINDOW_HOURS", "1")
+            .env("TAGTALLY_METRC__FIRST_PULL_DAYS", "1")
+            .env("TAGTALLY_METRC__POLL_SECONDS", "1")
+            .env("TAGTALLY_METRC__TIMEOUT_SECONDS", "300")
+            .env("TAGTALLY_METRC__MAX_REQUESTS_PER_SECOND", "50");
+    };
+    let mut c = std::process::Command::new(BIN);
+    c.arg("--db")
+        .arg(&db)
+        .args(["hub", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    metrc_env(&mut c);
+    let mut hub = c.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(hub.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("tagtally hub listening on"), "{line}");
+    eventually("the hub's pull reaches the hanging request", || {
+        emu.requests() >= 51
+    });
+    hub.kill().unwrap(); // SIGKILL, mid-window
+    hub.wait().unwrap();
+
+    // What the dead hub stored is whole: twelve windows (the cursor after them),
+    // none of the packages (they are in later windows), no half window.
+    let store = open(&db);
+    let cursor: chrono::DateTime<Utc> = store
+        .meta(tagtally::metrc::pull::CURSOR)
+        .unwrap()
+        .expect("the windows stored before the kill moved the cursor")
+        .parse()
+        .unwrap();
+    let behind = Utc::now() - cursor;
+    assert!(
+        behind > chrono::Duration::hours(10) && behind < chrono::Duration::hours(14),
+        "{behind:?}"
+    );
+    assert_eq!(store.package_count().unwrap(), 0);
+    drop(store);
+
+    // The next pull starts where the dead one stopped and stores every package once.
+    let mut c = std::process::Command::new(BIN);
+    c.arg("--db").arg(&db).args(["metrc", "pull"]);
+    metrc_env(&mut c);
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("3 new"), "{text}");
+    let windows: usize = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|w| w.parse().ok())
+        .unwrap();
+    assert!(windows <= 14, "resumed, not started again: {text}");
+    assert_eq!(open(&db).package_count().unwrap(), 3);
+}

@@ -66,6 +66,8 @@ pub struct Emulator {
     /// list changes between the pages of one read.
     change_after: Mutex<Option<ChangeAfter>>,
     requests: AtomicU64,
+    /// When each request arrived.
+    arrivals: Mutex<Vec<std::time::Instant>>,
     transfers: Mutex<transfers::Transfers>,
 }
 
@@ -84,6 +86,7 @@ impl Emulator {
             malformed: Mutex::new(None),
             change_after: Mutex::new(None),
             requests: AtomicU64::new(0),
+            arrivals: Mutex::new(Vec::new()),
             transfers: Mutex::new(transfers::Transfers::default()),
         })
     }
@@ -140,6 +143,11 @@ impl Emulator {
             );
         }
         true
+    }
+
+    /// When each request so far arrived, in order.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.arrivals.lock().expect("lock").clone()
     }
 
     /// Requests answered so far.
@@ -218,6 +226,10 @@ impl Emulator {
     /// Every request: count it, check the keys, meet the next fault.
     async fn gate(&self, headers: &HeaderMap) -> Result<(), Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.arrivals
+            .lock()
+            .expect("lock")
+            .push(std::time::Instant::now());
         let fault = self.faults.lock().expect("lock").pop_front();
         match fault {
             Some(Fault::TooMany { retry_after }) => {
