@@ -9,13 +9,11 @@
 //! in Courier. Both functions are pure and never fail: an unreadable signature image is
 //! said so on the page.
 
-use std::io::Cursor;
+use super::layout::{Column, Font, Layout, ROW};
+use super::{Destination, ManifestDoc, ManifestPackage, Total, money};
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
-use miniz_oxide::deflate::compress_to_vec_zlib;
-
-use super::layout::{Column, Font, Image, Layout, ROW};
-use super::{DeliveryReportDoc, Destination, ManifestDoc, ManifestPackage, Outcome, Total, money};
+mod report;
+pub use report::delivery_report_pdf;
 
 /// Packages on a manifest.
 const PACKAGES: &[Column] = &[
@@ -46,7 +44,7 @@ const LINES: &[Column] = &[
 ];
 
 /// Rejected packages of a delivery.
-const REJECTED: &[Column] = &[
+pub(super) const REJECTED: &[Column] = &[
     Column::left("Package tag", 126.0, Font::Mono),
     Column::left("Item", 104.0, Font::Regular),
     Column::right("Quantity", 56.0),
@@ -55,7 +53,7 @@ const REJECTED: &[Column] = &[
 ];
 
 /// Packages not scanned at hand-over.
-const NOT_SCANNED: &[Column] = &[
+pub(super) const NOT_SCANNED: &[Column] = &[
     Column::left("Package tag", 126.0, Font::Mono),
     Column::left("Item", 228.0, Font::Regular),
     Column::left("Batch", 98.0, Font::Regular),
@@ -63,7 +61,7 @@ const NOT_SCANNED: &[Column] = &[
 ];
 
 /// Every package of a delivery with its outcome.
-const OUTCOMES: &[Column] = &[
+pub(super) const OUTCOMES: &[Column] = &[
     Column::right("#", 26.0),
     Column::left("Package tag", 126.0, Font::Mono),
     Column::left("Item", 168.0, Font::Regular),
@@ -76,7 +74,7 @@ const OUTCOMES: &[Column] = &[
 const NONE: &str = "—";
 
 /// A package quantity with its unit: `10 Each`, `3.5 Grams`, `?` for an odd number.
-fn quantity(p: &ManifestPackage) -> String {
+pub(super) fn quantity(p: &ManifestPackage) -> String {
     if !p.quantity.is_finite() {
         return format!("? {}", p.unit);
     }
@@ -90,7 +88,7 @@ fn quantity(p: &ManifestPackage) -> String {
     format!("{q} {}", p.unit)
 }
 
-fn or_none(value: Option<&str>) -> String {
+pub(super) fn or_none(value: Option<&str>) -> String {
     value
         .filter(|v| !v.trim().is_empty())
         .unwrap_or(NONE)
@@ -294,240 +292,6 @@ fn destination(l: &mut Layout, doc: &ManifestDoc, d: &Destination, i: usize, n: 
     ]);
 }
 
-/// The largest signature kept in the PDF, pixels; larger images are scaled down.
-const SIGNATURE_MAX: (u32, u32) = (1200, 600);
-
-/// The signature PNG as a PDF image on white, or `None` if it cannot be read (empty,
-/// not a PNG, larger than 8000 pixels a side or 64 MiB decoded).
-fn signature_image(png: &[u8]) -> Option<Image> {
-    if png.is_empty() {
-        return None;
-    }
-    let mut reader = ImageReader::with_format(Cursor::new(png), ImageFormat::Png);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(8000);
-    limits.max_image_height = Some(8000);
-    limits.max_alloc = Some(64 * 1024 * 1024);
-    reader.limits(limits);
-    let decoded: DynamicImage = reader.decode().ok()?;
-    let (w, h) = SIGNATURE_MAX;
-    let img = if decoded.width() > w || decoded.height() > h {
-        decoded.thumbnail(w, h)
-    } else {
-        decoded
-    };
-    let rgba = img.to_rgba8();
-    // Composite over white: the page is white and one image (no soft mask) is simpler
-    // for every viewer.
-    let mut rgb = Vec::with_capacity(rgba.as_raw().len() / 4 * 3);
-    for px in rgba.pixels() {
-        let [r, g, b, a] = px.0;
-        let a = u16::from(a);
-        for c in [r, g, b] {
-            let v = (u16::from(c) * a + 255 * (255 - a) + 127) / 255;
-            rgb.push(u8::try_from(v).unwrap_or(255));
-        }
-    }
-    Some(Image {
-        width: rgba.width(),
-        height: rgba.height(),
-        rgb_zlib: compress_to_vec_zlib(&rgb, 6),
-    })
-}
-
-fn outcome_word(o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Accepted => "Accepted",
-        Outcome::Rejected { .. } => "Rejected (return)",
-        Outcome::NotScanned => "Not scanned",
-    }
-}
-
-/// The delivery report of `doc`: order, buyer, driver and vehicle, delivered at, the
-/// receiver's name and embedded signature, the accepted count, the rejected packages
-/// with their reasons (returns to the shipper's vault), the packages not scanned and
-/// the Metrc receipt deadline.
-pub fn delivery_report_pdf(doc: &DeliveryReportDoc) -> Vec<u8> {
-    let title = format!("Delivery report  order {}", doc.order);
-    let subtitle = format!(
-        "{} (license {})   delivered {}   load {}",
-        doc.buyer, doc.recipient_license, doc.delivered_at, doc.load_id
-    );
-    let mut l = Layout::new(
-        &title,
-        &subtitle,
-        "tagtally delivery report. Receipt and rejections are entered in Metrc by a \
-         person, within 24 hours of delivery.",
-    );
-    let counts = doc.counts();
-
-    l.heading("Delivery", 30.0);
-    l.fields(
-        2,
-        &[
-            ("Order", doc.order.clone()),
-            ("Buyer", doc.buyer.clone()),
-            ("Recipient license", doc.recipient_license.clone()),
-            (
-                "Shipper",
-                format!("{} ({})", doc.facility.name, doc.facility.license),
-            ),
-            ("Load", doc.load_id.clone()),
-            ("Loaded at", doc.loaded_at.clone()),
-            ("Delivered at", doc.delivered_at.clone()),
-            ("Received by", doc.receiver.clone()),
-        ],
-    );
-    l.space(4.0);
-    l.heading("Driver and vehicle", 30.0);
-    l.fields(
-        2,
-        &[
-            ("Driver", doc.driver.name.clone()),
-            (
-                "Vehicle",
-                format!("{} {}", doc.vehicle.make, doc.vehicle.model),
-            ),
-            (
-                "Occupational license",
-                doc.driver.occupational_license.clone(),
-            ),
-            ("License plate", doc.vehicle.plate.clone()),
-            ("Driver's license", doc.driver.drivers_license.clone()),
-        ],
-    );
-    l.space(4.0);
-
-    l.heading("Receiver's signature", 90.0);
-    match signature_image(&doc.signature_png) {
-        Some(image) => l.image(image, 240.0, 80.0),
-        None => l.paragraph(
-            Font::Bold,
-            9.0,
-            &format!(
-                "No readable signature image ({} bytes received).",
-                doc.signature_png.len()
-            ),
-            1,
-        ),
-    }
-    l.paragraph(
-        Font::Regular,
-        9.0,
-        &format!("Signed by {} at {}.", doc.receiver, doc.delivered_at),
-        2,
-    );
-    l.space(6.0);
-
-    l.heading("Outcome", 50.0);
-    l.fields(
-        2,
-        &[
-            ("Packages", doc.packages.len().to_string()),
-            ("Accepted", counts.accepted.to_string()),
-            ("Rejected (returns)", counts.rejected.to_string()),
-            ("Not scanned", counts.not_scanned.to_string()),
-        ],
-    );
-    l.paragraph(
-        Font::Bold,
-        10.0,
-        &format!(
-            "Metrc receipt deadline: {} (24 hours after delivery).",
-            doc.receipt_deadline
-        ),
-        2,
-    );
-
-    if counts.rejected > 0 {
-        l.space(6.0);
-        l.heading(
-            &format!(
-                "Rejected: {} package{} to return to {}'s vault",
-                counts.rejected,
-                if counts.rejected == 1 { "" } else { "s" },
-                doc.facility.name
-            ),
-            40.0,
-        );
-        l.paragraph(
-            Font::Regular,
-            8.5,
-            "Each rejected package goes back whole to the shipper's vault and is received \
-             back in Metrc as a return.",
-            2,
-        );
-        l.table_head(REJECTED);
-        for (p, o) in &doc.packages {
-            if let Outcome::Rejected { reason, note } = o {
-                l.table_row(
-                    REJECTED,
-                    &[
-                        p.tag.to_string(),
-                        p.item.clone(),
-                        quantity(p),
-                        reason.clone(),
-                        or_none(note.as_deref()),
-                    ],
-                );
-            }
-        }
-        l.end_table();
-    }
-
-    if counts.not_scanned > 0 {
-        l.space(6.0);
-        l.heading(
-            &format!("Not scanned at hand-over: {}", counts.not_scanned),
-            40.0,
-        );
-        l.paragraph(
-            Font::Regular,
-            8.5,
-            "Find out what happened to these packages before entering receipt in Metrc.",
-            2,
-        );
-        l.table_head(NOT_SCANNED);
-        for (p, o) in &doc.packages {
-            if *o == Outcome::NotScanned {
-                l.table_row(
-                    NOT_SCANNED,
-                    &[
-                        p.tag.to_string(),
-                        p.item.clone(),
-                        or_none(p.batch.as_deref()),
-                        quantity(p),
-                    ],
-                );
-            }
-        }
-        l.end_table();
-    }
-
-    l.space(6.0);
-    l.heading("All packages", 40.0);
-    if doc.packages.is_empty() {
-        l.paragraph(Font::Regular, 9.0, "No packages on this delivery.", 1);
-    } else {
-        l.table_head(OUTCOMES);
-        for (k, (p, o)) in doc.packages.iter().enumerate() {
-            l.table_row(
-                OUTCOMES,
-                &[
-                    (k + 1).to_string(),
-                    p.tag.to_string(),
-                    p.item.clone(),
-                    or_none(p.batch.as_deref()),
-                    quantity(p),
-                    outcome_word(o).to_string(),
-                ],
-            );
-        }
-        l.end_table();
-    }
-    l.finish(&title)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,12 +345,5 @@ mod tests {
         d.destinations[1].planned_route = "x".repeat(5000);
         d.destinations[1].buyer = String::new();
         assert!(manifest_pdf(&d).starts_with(b"%PDF-"));
-    }
-
-    #[test]
-    fn unreadable_signatures_are_none() {
-        assert!(signature_image(&[]).is_none());
-        assert!(signature_image(b"not a png").is_none());
-        assert!(signature_image(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").is_none());
     }
 }
