@@ -114,6 +114,7 @@ fn delivery(m: &ManifestDoc) -> DeliveryReportDoc {
         receiver: "Kim Receiver".into(),
         signature_png: signature_png(),
         receipt_deadline: "2026-11-28T11:42:00-08:00".into(),
+        metrc: None,
         packages: d
             .packages
             .iter()

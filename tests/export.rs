@@ -245,6 +245,7 @@ fn delivery(signature: Vec<u8>) -> DeliveryReportDoc {
         receiver: "Kim Receiver".into(),
         signature_png: signature,
         receipt_deadline: "2026-11-28T11:42:00-08:00".into(),
+        metrc: None,
         packages: d
             .packages
             .iter()

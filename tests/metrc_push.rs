@@ -403,6 +403,43 @@ fn metrc_s_receipt_is_read_back_and_shown_beside_the_driver_s() {
     let p6 = packages.iter().find(|p| p["tag"] == t(10006)).unwrap();
     assert_eq!(p6["metrc"], "Accepted");
     assert_eq!(report["metrc"]["issues"].as_array().unwrap().len(), 2);
+    // The delivery report, JSON and PDF, carries Metrc's word beside the driver's.
+    let json: Value =
+        serde_json::from_str(&site.ok(&["report", "SO-1002", "--format", "json"])).unwrap();
+    let p5 = json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["tag"] == t(10005))
+        .unwrap();
+    assert_eq!(
+        (&p5["outcome"], &p5["metrc_state"]),
+        (&Value::from("accepted"), &Value::from("Rejected")),
+        "{p5}"
+    );
+    assert_eq!(json["metrc"]["issues"].as_array().unwrap().len(), 2);
+    let pdf = site.dir.path().join("report.pdf");
+    site.ok(&[
+        "report",
+        "SO-1002",
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext is installed by scripts/setup (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Metrc's receipt"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Exception: {}: the driver recorded it accepted",
+            t(10005)
+        )),
+        "{text}"
+    );
 
     // Read again, nothing changed: nothing kept again.
     let out = site.ok(&["metrc", "pull"]);

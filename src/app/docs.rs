@@ -12,8 +12,8 @@ use crate::config::ShipSettings;
 use crate::domain::ship::{Confirmed, LoadOrder};
 use crate::domain::{Decision, Event, EventKind, Order, Package};
 use crate::export::{
-    DeliveryReportDoc, Destination, Facility, LineSummary, ManifestDoc, ManifestPackage, Outcome,
-    Removed, package_wholesale_cents,
+    DeliveryReportDoc, Destination, Facility, LineSummary, ManifestDoc, ManifestPackage, MetrcSide,
+    Outcome, Removed, package_wholesale_cents,
 };
 use crate::store::{Attachment, Store, StoreError};
 use crate::tag::MetrcTag;
@@ -329,6 +329,7 @@ pub fn delivery_report_doc(
             (manifest_package(&g, t), outcome)
         })
         .collect();
+    let metrc = metrc_side(store, &number)?;
     Ok(DeliveryReportDoc {
         order: number,
         buyer: g.order.buyer.clone(),
@@ -343,7 +344,26 @@ pub fn delivery_report_doc(
         signature_png,
         receipt_deadline: iso(parse_time(&f.at) + Duration::hours(24)),
         packages,
+        metrc,
     })
+}
+
+/// Metrc's receipt as the report prints it, when one was read back.
+fn metrc_side(store: &Store, order: &str) -> Result<Option<MetrcSide>, DocError> {
+    let Some(view) = super::receipt::receipt(store, order, false, Utc::now())? else {
+        return Ok(None);
+    };
+    Ok(view.metrc.map(|m| MetrcSide {
+        manifest_number: m.manifest_number.clone(),
+        received_at: m.received_at.map(iso),
+        read_at: iso(m.read_at),
+        states: m
+            .packages
+            .iter()
+            .map(|(t, s)| (t.clone(), s.label().to_string()))
+            .collect(),
+        issues: view.issues.iter().map(ToString::to_string).collect(),
+    }))
 }
 
 /// What the hub shows per order: where it is, and what came of it.

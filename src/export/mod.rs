@@ -191,6 +191,23 @@ pub struct DeliveryReportDoc {
     pub receipt_deadline: String,
     /// Every package of the delivery with its outcome.
     pub packages: Vec<(ManifestPackage, Outcome)>,
+    /// Metrc's receipt, when the hub has read one back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrc: Option<MetrcSide>,
+}
+
+/// Metrc's side of a delivery as last read: the receiver's word per package there,
+/// and where it disagrees with the driver's record (in words).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetrcSide {
+    pub manifest_number: Option<String>,
+    /// When the receiver entered the receipt in Metrc (ISO 8601); `None`: not yet.
+    pub received_at: Option<String>,
+    /// When the hub read it (ISO 8601).
+    pub read_at: String,
+    /// `ShipmentPackageState` by tag.
+    pub states: std::collections::BTreeMap<String, String>,
+    pub issues: Vec<String>,
 }
 
 /// Packages of a delivery by outcome.

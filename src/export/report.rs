@@ -32,7 +32,9 @@ fn package(p: &ManifestPackage) -> Value {
 /// - `rejected`: each rejected package with `reason`, `note` and `return_to`
 ///   (the shipper's license: it returns to that vault);
 /// - `not_scanned`: packages to find before entering receipt;
-/// - `packages`: every package with its `outcome` (as [`Outcome`] serialises).
+/// - `packages`: every package with its `outcome` (as [`Outcome`] serialises), and
+///   `metrc_state` (Metrc's `ShipmentPackageState`) once a receipt was read back;
+/// - `metrc`: Metrc's receipt as read back, with the issues in words (or `null`).
 pub fn delivery_report_json(doc: &DeliveryReportDoc) -> Value {
     let counts = doc.counts();
     let accepted: Vec<&str> = doc
@@ -71,6 +73,9 @@ pub fn delivery_report_json(doc: &DeliveryReportDoc) -> Value {
             {
                 m.extend(outcome);
             }
+            if let Some(side) = &doc.metrc {
+                v["metrc_state"] = json!(side.states.get(p.tag.as_str()));
+            }
             v
         })
         .collect();
@@ -101,6 +106,7 @@ pub fn delivery_report_json(doc: &DeliveryReportDoc) -> Value {
         "rejected": rejected,
         "not_scanned": not_scanned,
         "packages": packages,
+        "metrc": doc.metrc,
     })
 }
 
@@ -129,6 +135,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, o)| (pkg(i), o))
                 .collect(),
+            metrc: None,
         }
     }
 

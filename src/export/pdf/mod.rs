@@ -70,6 +70,17 @@ pub(super) const OUTCOMES: &[Column] = &[
     Column::left("Outcome", 72.0, Font::Regular),
 ];
 
+/// Every package of a delivery with its outcome and Metrc's word on it.
+pub(super) const OUTCOMES_METRC: &[Column] = &[
+    Column::right("#", 26.0),
+    Column::left("Package tag", 126.0, Font::Mono),
+    Column::left("Item", 118.0, Font::Regular),
+    Column::left("Batch", 70.0, Font::Regular),
+    Column::right("Quantity", 58.0),
+    Column::left("Outcome", 66.0, Font::Regular),
+    Column::left("Metrc", 68.0, Font::Regular),
+];
+
 /// Shown for a missing value.
 const NONE: &str = "—";
 

@@ -8,7 +8,7 @@ use miniz_oxide::deflate::compress_to_vec_zlib;
 
 use super::super::layout::{Font, Image, Layout};
 use super::super::{DeliveryReportDoc, Outcome};
-use super::{NOT_SCANNED, OUTCOMES, REJECTED, or_none, quantity};
+use super::{NOT_SCANNED, OUTCOMES, OUTCOMES_METRC, REJECTED, or_none, quantity};
 
 /// The largest signature kept in the PDF, pixels; larger images are scaled down.
 const SIGNATURE_MAX: (u32, u32) = (1200, 600);
@@ -220,24 +220,60 @@ pub fn delivery_report_pdf(doc: &DeliveryReportDoc) -> Vec<u8> {
         l.end_table();
     }
 
+    if let Some(m) = &doc.metrc {
+        l.space(6.0);
+        l.heading("Metrc's receipt", 40.0);
+        l.paragraph(
+            Font::Regular,
+            8.5,
+            &format!(
+                "Manifest {}: {} (read from Metrc {}).",
+                or_none(m.manifest_number.as_deref()),
+                match &m.received_at {
+                    Some(t) => format!("received {t}"),
+                    None => "not received in Metrc yet".into(),
+                },
+                m.read_at
+            ),
+            2,
+        );
+        if m.issues.is_empty() {
+            l.paragraph(
+                Font::Regular,
+                8.5,
+                "Metrc agrees with the driver's record.",
+                1,
+            );
+        }
+        for issue in &m.issues {
+            l.paragraph(Font::Bold, 8.5, &format!("Exception: {issue}"), 2);
+        }
+    }
+
     l.space(6.0);
     l.heading("All packages", 40.0);
     if doc.packages.is_empty() {
         l.paragraph(Font::Regular, 9.0, "No packages on this delivery.", 1);
     } else {
-        l.table_head(OUTCOMES);
+        let columns = if doc.metrc.is_some() {
+            OUTCOMES_METRC
+        } else {
+            OUTCOMES
+        };
+        l.table_head(columns);
         for (k, (p, o)) in doc.packages.iter().enumerate() {
-            l.table_row(
-                OUTCOMES,
-                &[
-                    (k + 1).to_string(),
-                    p.tag.to_string(),
-                    p.item.clone(),
-                    or_none(p.batch.as_deref()),
-                    quantity(p),
-                    outcome_word(o).to_string(),
-                ],
-            );
+            let mut row = vec![
+                (k + 1).to_string(),
+                p.tag.to_string(),
+                p.item.clone(),
+                or_none(p.batch.as_deref()),
+                quantity(p),
+                outcome_word(o).to_string(),
+            ];
+            if let Some(m) = &doc.metrc {
+                row.push(or_none(m.states.get(p.tag.as_str()).map(String::as_str)));
+            }
+            l.table_row(columns, &row);
         }
         l.end_table();
     }
