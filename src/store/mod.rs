@@ -14,6 +14,7 @@ use tracing::instrument;
 
 use crate::domain::AllocationError;
 
+mod coa;
 mod decide;
 mod devices;
 mod durability;
@@ -27,6 +28,7 @@ mod people;
 mod receive;
 mod ship;
 mod sync;
+pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
 pub use durability::Durability;
@@ -58,6 +60,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_package_places",
         include_str!("migrations/0009_package_places.sql"),
     ),
+    ("0010_coa", include_str!("migrations/0010_coa.sql")),
 ];
 
 /// What went wrong with the database, said so a person can act on it.
