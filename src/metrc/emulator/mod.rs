@@ -4,7 +4,7 @@
 //! windows with both bounds, error bodies in Metrc's shapes), and misbehaves on
 //! purpose: a window cap (400 past it), 401 for wrong keys or a foreign license,
 //! injected faults (429 with and without `Retry-After`, 500, a slow answer, a v1-only
-//! key, a malformed page). The tests run the real client against it on a loopback
+//! key, a malformed page). Lab results and COA documents: `labtests`. The tests run the real client against it on a loopback
 //! port; `tagtally metrc-emulator` serves it for a demo.
 
 // A refusal is the answer itself (`Result<_, Response>`), as axum handlers write it;
@@ -27,7 +27,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
+mod labtests;
 mod packages;
+
+pub use labtests::{DocumentFormat, coa_pdf, document_of_batch};
 
 /// A fault the next request meets (in the order injected).
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +67,8 @@ pub struct Emulator {
     /// A change made to a package just after `(list, page)` is answered once: the
     /// list changes between the pages of one read.
     change_after: Mutex<Option<ChangeAfter>>,
+    /// Lab results and COA documents (`labtests`).
+    labs: Mutex<labtests::Labs>,
     requests: AtomicU64,
 }
 
@@ -81,6 +86,7 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             malformed: Mutex::new(None),
             change_after: Mutex::new(None),
+            labs: Mutex::default(),
             requests: AtomicU64::new(0),
         })
     }
@@ -150,6 +156,8 @@ impl Emulator {
             .route("/facilities/v2", get(facilities))
             .route("/facilities/v2/", get(facilities))
             .route("/packages/v2/{list}", get(packages::packages))
+            .route("/labtests/v2/results", get(labtests::results))
+            .route("/labtests/v2/labtestdocument/{id}", get(labtests::document))
             .with_state(self.clone())
     }
 
