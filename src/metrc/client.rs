@@ -71,6 +71,13 @@ pub struct Page {
     pub total_records: Option<u64>,
 }
 
+/// A successful answer: its bytes, status and Content-Type.
+struct Answer {
+    body: Vec<u8>,
+    status: StatusCode,
+    content_type: Option<String>,
+}
+
 impl Client {
     /// The client of `[metrc]`; refused when the connection is not set up.
     pub fn new(s: &MetrcSettings) -> Result<Client, MetrcError> {
@@ -207,6 +214,40 @@ impl Client {
         })
     }
 
+    /// Page `page` of the lab results of the package with Metrc `Id` `package_id`
+    /// (`/labtests/v2/results`, [`plan::PAGE_SIZE`] rows a page): the bytes as sent
+    /// ([`super::lab::results_page`] reads them).
+    pub async fn lab_results(&self, package_id: i64, page: u32) -> Result<Vec<u8>, MetrcError> {
+        let query = [
+            ("packageId", package_id.to_string()),
+            ("licenseNumber", self.license.clone()),
+            ("pageNumber", page.to_string()),
+            ("pageSize", plan::PAGE_SIZE.to_string()),
+        ];
+        let license = self.license.clone();
+        let what = format!("page {page} of the lab results of package Id {package_id}");
+        let (body, _) = self
+            .get("labtests/v2/results", &query, &what, Some(&license))
+            .await?;
+        Ok(body)
+    }
+
+    /// COA document `id` (`/labtests/v2/labtestdocument/{id}`): its Content-Type and
+    /// bytes as sent ([`super::lab::read_document`] reads them).
+    pub async fn lab_document(&self, id: i64) -> Result<(Option<String>, Vec<u8>), MetrcError> {
+        let query = [("licenseNumber", self.license.clone())];
+        let license = self.license.clone();
+        let a = self
+            .fetch(
+                &format!("labtests/v2/labtestdocument/{id}"),
+                &query,
+                &format!("COA document {id}"),
+                Some(&license),
+            )
+            .await?;
+        Ok((a.content_type, a.body))
+    }
+
     /// One GET under the shared limits, retried while retrying can help.
     async fn get(
         &self,
@@ -215,6 +256,18 @@ impl Client {
         what: &str,
         license: Option<&str>,
     ) -> Result<(Vec<u8>, StatusCode), MetrcError> {
+        let a = self.fetch(path, query, what, license).await?;
+        Ok((a.body, a.status))
+    }
+
+    /// [`Client::get`], with the answer's Content-Type.
+    async fn fetch(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        what: &str,
+        license: Option<&str>,
+    ) -> Result<Answer, MetrcError> {
         let mut url = self
             .base
             .join(path)
@@ -259,7 +312,13 @@ impl Client {
                     match resp.bytes().await {
                         Err(e) if e.is_timeout() => self.timed_out(what, tries),
                         Err(e) => self.unreachable(&url, &e),
-                        Ok(body) if status.is_success() => return Ok((body.to_vec(), status)),
+                        Ok(body) if status.is_success() => {
+                            return Ok(Answer {
+                                body: body.to_vec(),
+                                status,
+                                content_type,
+                            });
+                        }
                         Ok(body) => {
                             let body = body.to_vec();
                             if status == StatusCode::TOO_MANY_REQUESTS {

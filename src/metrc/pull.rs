@@ -33,13 +33,15 @@ pub struct PullReport {
     /// Sent again as stored (the overlap of windows, a package on two lists).
     pub unchanged: usize,
     pub seconds: f64,
+    /// The lab results and COAs of allocated packages, read after the packages.
+    pub coa: super::coa::CoaReport,
 }
 
 impl PullReport {
     /// The one summary line.
     pub fn line(&self) -> String {
         format!(
-            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {:.1} s",
+            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {}; {:.1} s",
             self.windows,
             self.requests,
             self.packages,
@@ -47,6 +49,7 @@ impl PullReport {
             self.updated,
             self.unchanged,
             self.older_skipped,
+            self.coa.line(),
             self.seconds
         )
     }
@@ -73,7 +76,20 @@ pub async fn pull(
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<PullReport, PullError> {
-    let result = pull_windows(store, client, settings, full, now).await;
+    let started = Instant::now();
+    let before = client.requests();
+    let mut result = pull_windows(store, client, settings, full, now).await;
+    // The COAs of what is allocated, with the package facts just stored.
+    if let Ok(r) = &mut result {
+        match super::coa::fetch(store, client, None, full, now).await {
+            Ok(c) => {
+                r.coa = c;
+                r.requests = client.requests() - before;
+                r.seconds = started.elapsed().as_secs_f64();
+            }
+            Err(e) => result = Err(e.into()),
+        }
+    }
     let kept = match &result {
         Ok(_) => store.set_meta(&[(LAST_OK, &now.to_rfc3339()), (LAST_ERROR, "")]),
         Err(e) => store.set_meta(&[(LAST_ERROR, &format!("{}: {e}", Utc::now().to_rfc3339()))]),

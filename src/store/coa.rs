@@ -48,8 +48,9 @@ pub(super) fn put_fact(tx: &Connection, tag: &str, fact: &CoaFact) -> rusqlite::
 }
 
 impl Store {
-    /// The packages allocated to open orders, each once, by tag.
-    pub fn coa_candidates(&self) -> Result<Vec<CoaCandidate>, StoreError> {
+    /// The packages allocated to open orders (with `order`: to that order, open or
+    /// not), each once, by tag.
+    pub fn coa_candidates(&self, order: Option<&str>) -> Result<Vec<CoaCandidate>, StoreError> {
         let err = self.err();
         let mut st = self
             .conn
@@ -57,14 +58,15 @@ impl Store {
                 "SELECT DISTINCT p.label, p.metrc_id, p.last_modified, c.checked_at,
                         c.checked_modified, c.fact
                  FROM allocations a
-                 JOIN orders o ON o.number = a.order_number AND o.is_open = 1
+                 JOIN orders o ON o.number = a.order_number
                  JOIN packages p ON p.label = a.tag
                  LEFT JOIN package_coa c ON c.tag = p.label
+                 WHERE (?1 IS NULL AND o.is_open = 1) OR o.number = ?1
                  ORDER BY p.label",
             )
             .map_err(&err)?;
         let rows = st
-            .query_map([], |r| {
+            .query_map([order], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get(1)?,
