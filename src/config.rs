@@ -331,6 +331,8 @@ impl Settings {
         if settings.ship.facility_license.trim().is_empty() {
             settings.ship.facility_license = settings.metrc.license_number.clone();
         }
+        // The eligibility rules read `[metrc] require_coa` where every rule is read.
+        settings.rules.require_coa = settings.metrc.require_coa;
         let m = &settings.metrc;
         let bad = |message: String| ConfigError::Invalid {
             layer: "metrc".into(),

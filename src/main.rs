@@ -275,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let held = app::ruling::held(&store, &order)?;
             let receipt =
                 app::receipt::receipt(&store, &order, settings.metrc.is_set(), chrono::Utc::now())?;
+            let coa_gaps = app::picklist::coa_gaps(&store, &order, &settings)?;
             if json {
                 let mut v = serde_json::to_value(&p)?;
                 let left: Vec<_> = pulls.iter().filter(|p| p.to_pull()).collect();
@@ -282,10 +283,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 v["next"] = serde_json::to_value(tagtally::domain::pull::next(&pulls, None))?;
                 v["held"] = serde_json::to_value(&held)?;
                 v["metrc_receipt"] = serde_json::to_value(&receipt)?;
+                v["coa_gaps"] = serde_json::to_value(&coa_gaps)?;
                 serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 app::print_progress(&p, &mut out)?;
+                for g in &coa_gaps {
+                    writeln!(out, "{}", g.sentence())?;
+                }
                 app::picklist::print_to_pull(&pulls, &mut out)?;
                 app::ruling::print_held(&held, &mut out)?;
                 if let Some(r) = &receipt {
@@ -387,6 +392,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Metrc(cmd) => cli::metrc::run(&settings, cmd, &mut out)?,
         Command::MetrcEmulator(a) => cli::metrc::emulator(a, &mut out)?,
+        Command::Coa { order, out: dir } => {
+            return cli::metrc::coa(&settings, &order, &dir, &mut out);
+        }
         Command::Config => {
             write!(out, "{}", toml::to_string(&settings)?)?;
         }

@@ -69,6 +69,8 @@ fn world() -> (PickList, HashMap<MetrcTag, Package>) {
                 last_modified: "2026-11-01T00:00:00.000Z".into(),
                 location: None,
                 sublocation: None,
+                metrc_id: None,
+                coa: None,
             },
         );
     }

@@ -426,6 +426,8 @@ fn package(label: &str, modified: u32, on_hold: bool) -> Package {
         ),
         location: None,
         sublocation: None,
+        metrc_id: None,
+        coa: None,
     }
 }
 

@@ -36,6 +36,28 @@ pub fn pulls(
     Ok((order, state.progress(&list), pulls))
 }
 
+/// The lines of `order` whose allocated packages have no COA (a warning for
+/// `tagtally status`; with `[metrc] require_coa` those packages are also blocked).
+/// A store that reads no Metrc (no `[metrc]`, and no COA fact from a hub on any of
+/// the order's packages) does not track COAs: no warnings unless they are required.
+pub fn coa_gaps(
+    store: &Store,
+    order: &str,
+    settings: &Settings,
+) -> Result<Vec<crate::domain::coa::CoaGap>, StoreError> {
+    let order = store.find_order(order)?;
+    let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
+    let packages = store.packages(&tags)?;
+    let tracked = settings.metrc.is_set()
+        || settings.rules.require_coa
+        || packages.values().any(|p| p.coa.is_some());
+    Ok(if tracked {
+        crate::domain::coa::gaps(&order, &packages)
+    } else {
+        vec![]
+    })
+}
+
 /// The packages still to pull, grouped by location in walking order, the next one
 /// first; nothing when none is left.
 pub fn print_to_pull(pulls: &[Pull], out: &mut impl Write) -> std::io::Result<()> {

@@ -170,6 +170,13 @@ pub(crate) enum Command {
     Metrc(MetrcCommand),
     /// Serve an emulated Metrc (for a demo or a test) from a package file.
     MetrcEmulator(EmulatorArgs),
+    /// Write the COA PDFs of an order's batches into a folder, reading from Metrc
+    /// (when [metrc] is set up) any not stored yet. Exits 1 if a batch has none.
+    Coa {
+        order: String,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -34,6 +34,9 @@ pub(crate) fn run(settings: &Settings, cmd: MetrcCommand, out: &mut impl Write) 
                 chrono::Utc::now(),
             ))?;
             writeln!(out, "{}", report.line())?;
+            for p in &report.coa.problems {
+                writeln!(out, "  {p}")?;
+            }
         }
         MetrcCommand::Push { order } => {
             let client = Client::new(&settings.metrc)?;
@@ -76,6 +79,50 @@ pub(crate) fn run(settings: &Settings, cmd: MetrcCommand, out: &mut impl Write) 
         }
     }
     Ok(())
+}
+
+/// `tagtally coa ORDER --out DIR`: exit 1 when a batch has no COA (the PDFs that
+/// exist are written all the same), so a script does not ship without one unseen.
+pub(crate) fn coa(
+    settings: &Settings,
+    order: &str,
+    dir: &std::path::Path,
+    out: &mut impl Write,
+) -> Result<std::process::ExitCode> {
+    let mut store = app::open_store(settings)?;
+    let client = if settings.metrc.is_set() {
+        Some(Client::new(&settings.metrc)?)
+    } else {
+        None
+    };
+    let w = runtime()?.block_on(metrc::coa::write_order(
+        &mut store,
+        client.as_ref(),
+        order,
+        dir,
+        chrono::Utc::now(),
+    ))?;
+    if let Some(r) = &w.fetched {
+        writeln!(out, "{}", r.line())?;
+        for p in &r.problems {
+            writeln!(out, "  {p}")?;
+        }
+    }
+    for f in &w.files {
+        writeln!(out, "wrote {}", f.display())?;
+    }
+    for m in w.warnings.iter().chain(&w.missing) {
+        writeln!(out, "warning: {m}")?;
+    }
+    Ok(if w.missing.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "tagtally: {} batch(es) of order {order} have no COA",
+            w.missing.len()
+        );
+        std::process::ExitCode::FAILURE
+    })
 }
 
 pub(crate) fn emulator(a: EmulatorArgs, out: &mut impl Write) -> Result<()> {

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::coa::CoaFact;
 use crate::tag::MetrcTag;
 
 /// The facts of one Metrc package that decide whether it may be picked.
@@ -32,6 +33,12 @@ pub struct Package {
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sublocation: Option<String>,
+    /// Metrc's numeric package `Id` (the lab results endpoint takes it, not the tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrc_id: Option<i64>,
+    /// What its lab results say of its COA; `None` until they have been read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coa: Option<CoaFact>,
 }
 
 impl Package {
@@ -50,8 +57,14 @@ impl Package {
         }
     }
 
+    /// True when its lab results name a COA that was read and stored.
+    pub fn has_coa(&self) -> bool {
+        self.coa.as_ref().is_some_and(CoaFact::has_coa)
+    }
+
     /// The first reason this package may not ship today, in the fixed precedence
-    /// hold, recall, investigation, lab state, expiry, finished.
+    /// hold, recall, investigation, lab state, expiry, finished, no COA (only with
+    /// `[metrc] require_coa`; a package whose results were never read has none).
     pub fn ineligibility(&self, rules: &Rules, today: NaiveDate) -> Option<Ineligibility> {
         if self.on_hold {
             Some(Ineligibility::OnHold)
@@ -65,6 +78,8 @@ impl Package {
             Some(Ineligibility::Expired)
         } else if self.finished || self.archived.is_some() {
             Some(Ineligibility::Finished)
+        } else if rules.require_coa && !self.has_coa() {
+            Some(Ineligibility::NoCoa)
         } else {
             None
         }
@@ -97,6 +112,8 @@ pub enum Ineligibility {
     LabState,
     Expired,
     Finished,
+    /// No COA in Metrc (or none read yet) while `[metrc] require_coa` is set.
+    NoCoa,
 }
 
 impl Ineligibility {
@@ -108,6 +125,7 @@ impl Ineligibility {
             Ineligibility::LabState => "lab_state",
             Ineligibility::Expired => "expired",
             Ineligibility::Finished => "finished",
+            Ineligibility::NoCoa => "no_coa",
         }
     }
 }
@@ -121,6 +139,10 @@ pub struct Rules {
     pub allowed_lab_states: Vec<String>,
     /// Warn (but accept) when a package expires within this many days.
     pub expiry_warning_days: u32,
+    /// `[metrc] require_coa`, copied here when the settings are loaded: a package
+    /// without a COA is ineligible (`no_coa`) rather than a warning on its order.
+    #[serde(skip)]
+    pub require_coa: bool,
 }
 
 impl Default for Rules {
@@ -132,6 +154,7 @@ impl Default for Rules {
                 "NotRequired".into(),
             ],
             expiry_warning_days: 30,
+            require_coa: false,
         }
     }
 }
@@ -167,6 +190,8 @@ pub(crate) mod tests {
             last_modified: "2026-01-01T00:00:00.000Z".into(),
             location: None,
             sublocation: None,
+            metrc_id: None,
+            coa: None,
         }
     }
 
@@ -224,6 +249,66 @@ pub(crate) mod tests {
         assert!(p.in_batch("B8"));
         assert!(!p.in_batch("B1"));
         assert_eq!(p.batch_label(), "B7,B8");
+    }
+
+    #[test]
+    fn a_coa_is_required_only_when_the_setting_says_so() {
+        use crate::domain::coa::{CoaDocument, CoaFact};
+        let today = day("2026-11-27");
+        let with = |docs: &[i64]| {
+            Some(CoaFact {
+                documents: docs
+                    .iter()
+                    .map(|d| CoaDocument {
+                        document_id: *d,
+                        sha256: "ab".into(),
+                    })
+                    .collect(),
+                unreadable: vec![],
+            })
+        };
+        // (case, require_coa, fact, on hold, expected)
+        let cases = [
+            ("not required, never read", false, None, false, None),
+            ("not required, none in Metrc", false, with(&[]), false, None),
+            (
+                "required, never read",
+                true,
+                None,
+                false,
+                Some(Ineligibility::NoCoa),
+            ),
+            (
+                "required, none in Metrc",
+                true,
+                with(&[]),
+                false,
+                Some(Ineligibility::NoCoa),
+            ),
+            ("required, one COA", true, with(&[7]), false, None),
+            (
+                "a hold comes first",
+                true,
+                None,
+                true,
+                Some(Ineligibility::OnHold),
+            ),
+        ];
+        for (case, require, fact, hold, want) in cases {
+            let r = Rules {
+                require_coa: require,
+                ..Rules::default()
+            };
+            let mut p = pkg("1A4000000000000000000001", "Item", "B1");
+            p.coa = fact;
+            p.on_hold = hold;
+            assert_eq!(p.ineligibility(&r, today), want, "{case}");
+        }
+        assert_eq!(Ineligibility::NoCoa.word(), "no_coa");
+        assert_eq!(
+            serde_json::to_string(&Ineligibility::NoCoa).unwrap(),
+            "\"no_coa\""
+        );
     }
 
     #[test]

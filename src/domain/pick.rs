@@ -169,6 +169,7 @@ impl Verdict {
                     Ineligibility::LabState => "has not passed lab testing",
                     Ineligibility::Expired => "is past its expiration date",
                     Ineligibility::Finished => "is finished or archived in Metrc",
+                    Ineligibility::NoCoa => "has no certificate of analysis (COA) in Metrc",
                 };
                 format!("This package {why}. Set it aside and tell a supervisor.")
             }

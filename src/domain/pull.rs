@@ -273,6 +273,8 @@ mod tests {
             last_modified: "2026-11-01T00:00:00.000Z".into(),
             location: location.map(str::to_string),
             sublocation: sublocation.map(str::to_string),
+            metrc_id: None,
+            coa: None,
         }
     }
 

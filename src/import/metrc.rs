@@ -117,7 +117,31 @@ fn package(file: &str, n: usize, v: &Value) -> Result<Package, ImportError> {
         last_modified: r.timestamp("LastModified")?,
         location: r.opt_str("LocationName")?,
         sublocation: r.opt_str("SublocationName")?,
+        metrc_id: metrc_id(&r)?,
+        coa: None,
     })
+}
+
+/// Metrc's numeric `Id`: optional (hand-made files may lack it), a whole number when
+/// given (v1 exports have sent it as a string).
+fn metrc_id(r: &Record) -> Result<Option<i64>, ImportError> {
+    match r.get("Id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| r.err("Id", format!("expected a whole number, found {n}"))),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| r.err("Id", format!("expected a whole number, found {s:?}"))),
+        Some(other) => Err(r.err(
+            "Id",
+            format!("expected a whole number, found {}", kind(other)),
+        )),
+    }
 }
 
 /// Metrc v1 sends `SourceProductionBatchNumbers` as one comma-separated string.
@@ -159,6 +183,27 @@ mod tests {
         assert_eq!(p.last_modified, "2026-11-20T18:00:00.000Z");
         assert_eq!(p.location.as_deref(), Some("Vault A"));
         assert_eq!(p.sublocation.as_deref(), Some("Shelf 3"));
+        assert_eq!(p.metrc_id, Some(1));
+    }
+
+    #[test]
+    fn the_metrc_id_is_kept_when_given_and_checked() {
+        assert_eq!(parse("p.json", V1.as_bytes()).unwrap()[0].metrc_id, None);
+        let cases = [
+            (r#""Id":"42","#, Ok(Some(42))),
+            (r#""Id":null,"#, Ok(None)),
+            (r#""Id":4.5,"#, Err(())),
+            (r#""Id":true,"#, Err(())),
+        ];
+        for (id, want) in cases {
+            let text = V1.replacen("{", &format!("{{{id}"), 1);
+            let got = parse("p.json", text.as_bytes()).map(|p| p[0].metrc_id);
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{id}"),
+                (Err(e), Err(())) => assert_eq!(e.field.as_deref(), Some("Id"), "{id}"),
+                (g, w) => panic!("{id}: {g:?} vs {w:?}"),
+            }
+        }
     }
 
     #[test]

@@ -72,9 +72,7 @@ pub(super) enum Retry {
 /// A successful answer as Metrc sent it.
 pub(super) struct Answer {
     pub body: Vec<u8>,
-    #[allow(dead_code)]
     pub status: StatusCode,
-    #[allow(dead_code)]
     pub content_type: Option<String>,
 }
 
@@ -225,6 +223,40 @@ impl Client {
         })
     }
 
+    /// Page `page` of the lab results of the package with Metrc `Id` `package_id`
+    /// (`/labtests/v2/results`, [`plan::PAGE_SIZE`] rows a page): the bytes as sent
+    /// ([`super::lab::results_page`] reads them).
+    pub async fn lab_results(&self, package_id: i64, page: u32) -> Result<Vec<u8>, MetrcError> {
+        let query = [
+            ("packageId", package_id.to_string()),
+            ("licenseNumber", self.license.clone()),
+            ("pageNumber", page.to_string()),
+            ("pageSize", plan::PAGE_SIZE.to_string()),
+        ];
+        let license = self.license.clone();
+        let what = format!("page {page} of the lab results of package Id {package_id}");
+        let (body, _) = self
+            .get("labtests/v2/results", &query, &what, Some(&license))
+            .await?;
+        Ok(body)
+    }
+
+    /// COA document `id` (`/labtests/v2/labtestdocument/{id}`): its Content-Type and
+    /// bytes as sent ([`super::lab::read_document`] reads them).
+    pub async fn lab_document(&self, id: i64) -> Result<(Option<String>, Vec<u8>), MetrcError> {
+        let query = [("licenseNumber", self.license.clone())];
+        let license = self.license.clone();
+        let a = self
+            .fetch(
+                &format!("labtests/v2/labtestdocument/{id}"),
+                &query,
+                &format!("COA document {id}"),
+                Some(&license),
+            )
+            .await?;
+        Ok((a.content_type, a.body))
+    }
+
     /// One GET under the shared limits, retried while retrying can help.
     pub(super) async fn get(
         &self,
@@ -245,6 +277,26 @@ impl Client {
             )
             .await?;
         Ok((a.body, a.status))
+    }
+
+    /// [`Client::get`], with the answer's Content-Type.
+    async fn fetch(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        what: &str,
+        license: Option<&str>,
+    ) -> Result<Answer, MetrcError> {
+        self.send(
+            reqwest::Method::GET,
+            path,
+            query,
+            None,
+            what,
+            license,
+            Retry::Read,
+        )
+        .await
     }
 
     /// One request under the shared limits: every call to Metrc goes through here.

@@ -1,12 +1,15 @@
 //! Metrc, the state's system of record: the only code that speaks to it
 //! (`tests/architecture.rs`). [`plan`] decides what to ask and what an answer means
 //! (pure, table-tested); [`client`] asks, under one rate limiter shared by every call;
-//! [`pull`] keeps the package facts fresh; [`emulator`] is a Metrc that tests and
+//! [`pull`] keeps the package facts fresh, and [`coa`] (decided by [`lab`]) the lab
+//! results and COAs of allocated packages; [`emulator`] is a Metrc that tests and
 //! demos run on a loopback port. The facts and their sources: `docs/metrc.md`.
 
 pub mod client;
+pub mod coa;
 pub mod decide;
 pub mod emulator;
+pub mod lab;
 pub mod plan;
 pub mod poll;
 pub mod pull;

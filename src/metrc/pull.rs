@@ -36,13 +36,15 @@ pub struct PullReport {
     pub transfers: usize,
     pub deliveries: usize,
     pub seconds: f64,
+    /// The lab results and COAs of allocated packages, read after the packages.
+    pub coa: super::coa::CoaReport,
 }
 
 impl PullReport {
     /// The one summary line.
     pub fn line(&self) -> String {
         format!(
-            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {} transfers read, {} deliveries kept; {:.1} s",
+            "metrc pull: {} windows, {} requests, {} packages read: {} new, {} updated, {} unchanged, {} older than stored; {}; {} transfers read, {} deliveries kept; {:.1} s",
             self.windows,
             self.requests,
             self.packages,
@@ -50,6 +52,7 @@ impl PullReport {
             self.updated,
             self.unchanged,
             self.older_skipped,
+            self.coa.line(),
             self.transfers,
             self.deliveries,
             self.seconds
@@ -81,8 +84,15 @@ pub async fn pull(
     let started = Instant::now();
     let requests_before = client.requests();
     let mut result = pull_windows(store, client, settings, full, now).await;
+    // The COAs of what is allocated, with the package facts just stored; then the
+    // receipts of loads sent.
     if let Ok(r) = &mut result {
-        // The receipts of loads sent, after the package facts.
+        match super::coa::fetch(store, client, None, full, now).await {
+            Ok(c) => r.coa = c,
+            Err(e) => result = Err(e.into()),
+        }
+    }
+    if let Ok(r) = &mut result {
         match super::receipts::read(store, client, settings, now).await {
             Ok(read) => {
                 r.transfers = read.transfers;

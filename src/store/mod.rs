@@ -14,6 +14,7 @@ use tracing::instrument;
 
 use crate::domain::AllocationError;
 
+mod coa;
 mod decide;
 mod devices;
 mod durability;
@@ -28,6 +29,7 @@ mod people;
 mod receive;
 mod ship;
 mod sync;
+pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
 pub use durability::Durability;
@@ -64,6 +66,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_metrc_writes",
         include_str!("migrations/0010_metrc_writes.sql"),
     ),
+    ("0011_coa", include_str!("migrations/0011_coa.sql")),
 ];
 
 /// What went wrong with the database, said so a person can act on it.

@@ -42,9 +42,9 @@ impl Store {
                     "INSERT INTO packages (label, item, quantity, unit, batch, source_batches,
                         lab_state, on_hold, on_recall, on_investigation, finished, archived_date,
                         expiration_date, use_by_date, last_modified, imported_at, change_seq,
-                        location, sublocation)
+                        location, sublocation, metrc_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19)
+                        ?17, ?18, ?19, ?20)
                      ON CONFLICT (label) DO UPDATE SET item = excluded.item,
                         quantity = excluded.quantity, unit = excluded.unit, batch = excluded.batch,
                         source_batches = excluded.source_batches, lab_state = excluded.lab_state,
@@ -54,7 +54,8 @@ impl Store {
                         expiration_date = excluded.expiration_date,
                         use_by_date = excluded.use_by_date, last_modified = excluded.last_modified,
                         imported_at = excluded.imported_at, change_seq = excluded.change_seq,
-                        location = excluded.location, sublocation = excluded.sublocation",
+                        location = excluded.location, sublocation = excluded.sublocation,
+                        metrc_id = coalesce(excluded.metrc_id, packages.metrc_id)",
                 )
                 .map_err(err)?;
             // The package cursor: numbered in this transaction, so in commit order.
@@ -101,8 +102,14 @@ impl Store {
                         change,
                         p.location,
                         p.sublocation,
+                        p.metrc_id,
                     ])
                     .map_err(err)?;
+                // The hub's COA fact, as a device receives it with the package; a
+                // package read from Metrc or a file carries none and leaves it.
+                if let Some(fact) = &p.coa {
+                    super::coa::put_fact(&tx, p.label.as_str(), fact).map_err(err)?;
+                }
             }
             tx.execute(
                 "UPDATE counters SET value = ?1 WHERE name = 'package_change'",
@@ -173,7 +180,8 @@ impl Store {
 pub(super) const PACKAGE_COLUMNS: &str =
     "label, item, quantity, unit, batch, source_batches, lab_state,
     on_hold, on_recall, on_investigation, finished, archived_date, expiration_date,
-    use_by_date, last_modified, location, sublocation";
+    use_by_date, last_modified, location, sublocation, metrc_id,
+    (SELECT fact FROM package_coa WHERE package_coa.tag = packages.label)";
 
 /// A package row; the inner error names a stored value that does not parse.
 pub(super) fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> {
@@ -208,6 +216,13 @@ pub(super) fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> 
             last_modified: r.get(14).map_err(|e| e.to_string())?,
             location: r.get(15).map_err(|e| e.to_string())?,
             sublocation: r.get(16).map_err(|e| e.to_string())?,
+            metrc_id: r.get(17).map_err(|e| e.to_string())?,
+            coa: r
+                .get::<_, Option<String>>(18)
+                .map_err(|e| e.to_string())?
+                .map(|f| serde_json::from_str(&f))
+                .transpose()
+                .map_err(|e| format!("package {label}: COA fact: {e}"))?,
         })
     };
     Ok(build())
@@ -265,6 +280,8 @@ mod tests {
             last_modified: modified.into(),
             location: location.map(str::to_string),
             sublocation: location.map(|_| "Shelf 3".to_string()),
+            metrc_id: Some(15001),
+            coa: None,
         }
     }
 

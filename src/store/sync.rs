@@ -278,7 +278,7 @@ impl Store {
             .map_err(&err)?;
         let mut cursor = since;
         let rows = st
-            .query_map([since], |r| Ok((package_row(r)?, r.get::<_, i64>(17)?)))
+            .query_map([since], |r| Ok((package_row(r)?, r.get::<_, i64>(19)?)))
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;

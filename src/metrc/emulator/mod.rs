@@ -4,7 +4,7 @@
 //! windows with both bounds, error bodies in Metrc's shapes), and misbehaves on
 //! purpose: a window cap (400 past it), 401 for wrong keys or a foreign license,
 //! injected faults (429 with and without `Retry-After`, 500, a slow answer, a v1-only
-//! key, a malformed page). The tests run the real client against it on a loopback
+//! key, a malformed page). Lab results and COA documents: `labtests`. The tests run the real client against it on a loopback
 //! port; `tagtally metrc-emulator` serves it for a demo.
 
 // A refusal is the answer itself (`Result<_, Response>`), as axum handlers write it;
@@ -27,8 +27,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
+mod labtests;
 mod packages;
 mod transfers;
+
+pub use labtests::{DocumentFormat, coa_pdf, document_of_batch};
 
 /// A fault the next request meets (in the order injected).
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +68,8 @@ pub struct Emulator {
     /// A change made to a package just after `(list, page)` is answered once: the
     /// list changes between the pages of one read.
     change_after: Mutex<Option<ChangeAfter>>,
+    /// Lab results and COA documents (`labtests`).
+    labs: Mutex<labtests::Labs>,
     requests: AtomicU64,
     /// When each request arrived.
     arrivals: Mutex<Vec<std::time::Instant>>,
@@ -85,6 +90,7 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             malformed: Mutex::new(None),
             change_after: Mutex::new(None),
+            labs: Mutex::default(),
             requests: AtomicU64::new(0),
             arrivals: Mutex::new(Vec::new()),
             transfers: Mutex::new(transfers::Transfers::default()),
@@ -179,6 +185,8 @@ impl Emulator {
                 "/emulator/deliveries/{id}/receive",
                 post(transfers::admin_receive),
             )
+            .route("/labtests/v2/results", get(labtests::results))
+            .route("/labtests/v2/labtestdocument/{id}", get(labtests::document))
             .with_state(self.clone())
     }
 
