@@ -61,13 +61,18 @@ fn configure(site: &Site, url: &str, user_key: &str, timeout: u64) {
     .unwrap();
 }
 
-/// SO-1002 (10005, 10006) picked, loaded and confirmed on a site that talks to `url`.
-fn confirmed(url: &str, timeout: u64) -> Site {
+/// SO-1002 (10005, 10006) picked and loaded on a site that talks to `url`.
+fn loaded(url: &str, timeout: u64) -> Site {
     let site = Site::demo();
     configure(&site, url, "user-k-secret", timeout);
     let a = site.pick_json("SO-1002", &lines(&[10005, 10006]));
     assert_eq!(a[1]["complete"], true, "{a:?}");
     site.json_lines(&["load", "SO-1002", "--json"], &lines(&[10005, 10006]));
+    site
+}
+
+/// The load of SO-1002 confirmed.
+fn confirm(site: &Site) {
     site.ok(&[
         "load",
         "SO-1002",
@@ -85,7 +90,19 @@ fn confirmed(url: &str, timeout: u64) -> Site {
         "--plate",
         "8abc 123",
     ]);
+}
+
+/// SO-1002 picked, loaded and confirmed on a site that talks to `url`.
+fn confirmed(url: &str, timeout: u64) -> Site {
+    let site = loaded(url, timeout);
+    confirm(&site);
     site
+}
+
+/// Long enough after a try whose answer was lost (twice the timeout) for the next
+/// push to look for it.
+fn settle(timeout: u64) {
+    std::thread::sleep(Duration::from_millis(timeout * 2000 + 100));
 }
 
 fn manifest_template(site: &Site) -> Value {
@@ -147,7 +164,15 @@ fn a_timeout_after_metrc_stored_the_template_leaves_exactly_one() {
     let tries: i64 = site.sql("SELECT attempts FROM metrc_writes");
     assert_eq!(tries, 1);
 
-    // The next push looks first, finds it, and posts nothing.
+    // Straight away: the answer may still be on its way into Metrc; nothing sent.
+    let out = site.run(&["metrc", "push", "SO-1002"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains("may still reach Metrc"),
+        "{text}"
+    );
+    // Once it has settled, the next push looks first, finds it, and posts nothing.
+    settle(1);
     let out = site.ok(&["metrc", "push", "SO-1002"]);
     let (id, _) = emu.templates()[0].clone();
     assert!(
@@ -178,7 +203,9 @@ fn a_push_killed_mid_post_is_finished_by_the_next_without_a_second_template() {
     child.wait().unwrap();
 
     // The dead process's lease is no obstacle; the try it counted makes the next
-    // push look before it posts.
+    // push look before it posts (once it has settled: the timeout made short).
+    configure(&site, &url, "user-k-secret", 1);
+    settle(1);
     let out = site.ok(&["metrc", "push", "SO-1002"]);
     assert!(out.contains("already in Metrc"), "{out}");
     assert_eq!(emu.templates().len(), 1);
@@ -200,17 +227,37 @@ fn throttled_and_failed_posts_end_with_one_template() {
     // A 500 on a second site's post: not sent again blindly (it may have been
     // stored); the next push lists, finds nothing, and posts.
     let (emu, url) = emulator();
-    let site = confirmed(&url, 5);
+    let site = confirmed(&url, 1);
     emu.inject(Fault::ServerError);
     let out = site.run(&["metrc", "push", "SO-1002"], b"");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success() && text.contains("500"), "{text}");
     assert_eq!(emu.templates().len(), 0);
+    settle(1);
     let out = site.ok(&["metrc", "push", "SO-1002"]);
     assert!(out.contains("posted; Metrc's id"), "{out}");
     assert_eq!(emu.templates().len(), 1);
     let tries: i64 = site.sql("SELECT attempts FROM metrc_writes");
     assert_eq!(tries, 2);
+
+    // Metrc takes a post and says no id ("No response"): never posted again; the
+    // listing finds it.
+    let (emu, url) = emulator();
+    let site = confirmed(&url, 1);
+    emu.post_without_ids(true);
+    let out = site.run(&["metrc", "push", "SO-1002"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains("not posted yet"),
+        "{text}"
+    );
+    assert_eq!(emu.templates().len(), 1);
+    settle(1);
+    let out = site.ok(&["metrc", "push", "SO-1002"]);
+    assert!(out.contains("already in Metrc"), "{out}");
+    assert_eq!(emu.templates().len(), 1);
+    let tries: i64 = site.sql("SELECT attempts FROM metrc_writes");
+    assert_eq!(tries, 1, "sent once");
 }
 
 #[test]
@@ -261,8 +308,11 @@ fn an_order_posted_on_another_load_is_refused_rather_than_posted_twice() {
                 now,
             )
             .unwrap();
-        store.metrc_write_attempt(w.id, now).unwrap();
+        let until = now + chrono::Duration::minutes(1);
+        assert!(store.lease_metrc_write(w.id, now, until).unwrap());
+        assert!(store.metrc_write_attempt(w.id, now, until).unwrap());
         store.metrc_write_posted(w.id, 41, now).unwrap();
+        store.release_metrc_write(w.id).unwrap();
     }
     let err = site.fails(&["metrc", "push", "SO-1002"]);
     assert!(
@@ -278,7 +328,9 @@ fn an_order_posted_on_another_load_is_refused_rather_than_posted_twice() {
 #[test]
 fn a_hub_with_push_templates_posts_each_confirmed_load_once() {
     let (emu, url) = emulator();
-    let site = confirmed(&url, 5);
+    // Loaded, and confirmed once the hub serves: a load confirmed before the hub
+    // ever posted templates was sent by hand, if at all, and the hub leaves it.
+    let site = loaded(&url, 5);
     let metrc = MetrcSettings {
         base_url: url.clone(),
         license_number: LICENSE.into(),
@@ -305,7 +357,11 @@ fn a_hub_with_push_templates_posts_each_confirmed_load_once() {
             ..HubOptions::default()
         },
     );
-    hub::eventually("the hub posts the confirmed load", || {
+    hub::eventually("the hub's writer starts", || {
+        site.sql::<i64>("SELECT count(*) FROM meta WHERE key = 'metrc_push_templates_since'") == 1
+    });
+    confirm(&site);
+    hub::eventually("the hub posts the load confirmed while it serves", || {
         emu.templates().len() == 1
     });
     hub::eventually("the hub records Metrc's id", || {
@@ -444,4 +500,52 @@ fn metrc_s_receipt_is_read_back_and_shown_beside_the_driver_s() {
     // Read again, nothing changed: nothing kept again.
     let out = site.ok(&["metrc", "pull"]);
     assert!(out.contains("0 deliveries kept"), "{out}");
+}
+
+#[test]
+fn a_hub_killed_mid_post_finishes_the_template_once_when_it_starts_again() {
+    use std::io::{BufRead, BufReader};
+    let (emu, url) = emulator();
+    let site = loaded(&url, 60);
+    emu.slow_after_write(Duration::from_secs(120));
+    let start = || {
+        let mut hub = site
+            .cmd(&["hub", "--listen", "127.0.0.1:0"])
+            .env("TAGTALLY_METRC__PUSH_TEMPLATES", "true")
+            .env("TAGTALLY_METRC__POLL_SECONDS", "0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(hub.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("tagtally hub listening on"), "{line}");
+        hub
+    };
+    let mut hub = start();
+    hub::eventually("the hub's writer starts", || {
+        site.sql::<i64>("SELECT count(*) FROM meta WHERE key = 'metrc_push_templates_since'") == 1
+    });
+    confirm(&site);
+    hub::eventually(
+        "the hub's post stored while it waits for the answer",
+        || emu.templates().len() == 1,
+    );
+    hub.kill().unwrap(); // SIGKILL, mid-post
+    hub.wait().unwrap();
+    let status = site.ok(&["metrc", "status"]);
+    assert!(status.contains("queued, 1 tries"), "{status}");
+
+    // Started again (the timeout made short, so the lost answer settles soon), the
+    // hub's writer looks before it posts, and takes Metrc's id.
+    configure(&site, &url, "user-k-secret", 1);
+    let mut hub = start();
+    hub::eventually("the restarted hub records Metrc's id", || {
+        site.ok(&["metrc", "status"]).contains("posted as")
+    });
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+    assert_eq!(emu.templates().len(), 1);
 }

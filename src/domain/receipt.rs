@@ -77,6 +77,8 @@ pub enum ReceiptIssue {
     NotOnLoad { tag: String },
     /// Signed this many hours ago; Metrc has no receipt yet.
     NotReceived { hours: i64 },
+    /// Received in Metrc this many hours after the signature: late.
+    ReceivedLate { hours: i64 },
     /// Signed this many hours ago; no delivery of this load in Metrc at all.
     NoTransfer { hours: i64 },
 }
@@ -102,9 +104,13 @@ impl std::fmt::Display for ReceiptIssue {
                 f,
                 "signed {hours} h ago and not received in Metrc (due within {RECEIPT_HOURS} h)"
             ),
+            ReceiptIssue::ReceivedLate { hours } => write!(
+                f,
+                "received in Metrc {hours} h after the signature (due within {RECEIPT_HOURS} h)"
+            ),
             ReceiptIssue::NoTransfer { hours } => write!(
                 f,
-                "signed {hours} h ago and Metrc has no transfer of this load (was the template registered?)"
+                "signed {hours} h ago and no delivery of this load has been read from Metrc (was the template registered? is the hub reading Metrc?)"
             ),
         }
     }
@@ -156,10 +162,18 @@ pub fn compare(
             out.push(ReceiptIssue::NotOnLoad { tag: tag.clone() });
         }
     }
-    if m.received_at.is_none()
-        && let Some(hours) = overdue
-    {
-        out.push(ReceiptIssue::NotReceived { hours });
+    match (m.received_at, signed) {
+        (None, _) => {
+            if let Some(hours) = overdue {
+                out.push(ReceiptIssue::NotReceived { hours });
+            }
+        }
+        (Some(r), Some(s)) if r - s > Duration::hours(RECEIPT_HOURS) => {
+            out.push(ReceiptIssue::ReceivedLate {
+                hours: (r - s).num_hours(),
+            });
+        }
+        _ => {}
     }
     out
 }
@@ -283,6 +297,16 @@ mod tests {
                 Some(metrc(&[(1, "Shipped"), (2, "Shipped")], None)),
                 late,
                 vec![ReceiptIssue::NotReceived { hours: 25 }],
+            ),
+            (
+                "received in Metrc, but 30 hours after the signature",
+                driver(&full, Some(signed)),
+                Some(metrc(
+                    &[(1, "Accepted"), (2, "Rejected")],
+                    Some("2026-12-02T16:00:00Z"),
+                )),
+                late,
+                vec![ReceiptIssue::ReceivedLate { hours: 30 }],
             ),
             (
                 "no transfer in Metrc a day after the signature",

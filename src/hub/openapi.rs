@@ -175,7 +175,7 @@ pub fn document() -> Value {
                 }
             },
             "/orders/{number}/outcome": {"get": {
-                "summary": "what came of the order: stage (picking, picked, loaded, delivered), load, delivery counts, removed packages and returns (rejected packages coming back to the vault)",
+                "summary": "what came of the order: stage (picking, picked, loaded, delivered), load, delivery counts, removed packages, returns (rejected packages coming back to the vault) and Metrc's receipt beside the driver's",
                 "security": auth,
                 "parameters": [order_param()],
                 "responses": with(json!({"200": ok("outcome", json!({"type": "object", "properties": {
@@ -183,7 +183,8 @@ pub fn document() -> Value {
                     "stage": {"enum": ["picking", "picked", "loaded", "delivered"]},
                     "picked": {"type": "integer"}, "total": {"type": "integer"},
                     "load": {"type": ["object", "null"]}, "removed": {"type": "array"},
-                    "delivery": {"type": ["object", "null"]}, "returns": {"type": "array"}}}))}),
+                    "delivery": {"type": ["object", "null"]}, "returns": {"type": "array"},
+                    "metrc": receipt_schema()}}))}),
                     error_responses(&["401", "403", "404"]))
             }},
             "/orders/{number}/manifest": {"get": {
@@ -220,6 +221,13 @@ pub fn document() -> Value {
             }}
         }
     })
+}
+
+/// `metrc` of an order's outcome.
+fn receipt_schema() -> Value {
+    json!({"type": "object", "description": "once the load is confirmed: Metrc's receipt as the hub last read it (null until one is read), each package with the driver's word and Metrc's, and the issues where they disagree or Metrc is late",
+        "properties": {"order": {"type": "string"}, "metrc": {"type": ["object", "null"]},
+            "packages": {"type": "array"}, "issues": {"type": "array"}}})
 }
 
 #[cfg(test)]

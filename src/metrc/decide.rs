@@ -114,6 +114,8 @@ pub struct Record {
     pub attempts: u32,
     /// The id Metrc gave it, once known.
     pub metrc_id: Option<i64>,
+    /// Metrc answered a try with success but no id: it has the template.
+    pub acknowledged: bool,
     /// What was (or is to be) posted.
     pub print: LoadPrint,
 }
@@ -139,6 +141,9 @@ pub enum Step {
     Adopt { id: i64, duplicates: Vec<i64> },
     /// Send it.
     Post,
+    /// Metrc took it (a success without an id) but does not list it yet: look again
+    /// later; never send it again.
+    Wait,
     /// Refused: the load Metrc has (or may have) is not this one any more.
     Changed {
         /// The load it was posted (or tried) as, and its template id if known.
@@ -196,6 +201,8 @@ pub fn template_step(
                 duplicates: ids,
             }
         }
+        // Metrc said it took it: not listed yet is not absent.
+        Listed::Absent if mine.acknowledged => Step::Wait,
         // Not in Metrc: the earlier try never got there. What to send is what the
         // load says now.
         Listed::Absent => Step::Post,
@@ -227,7 +234,15 @@ mod tests {
             load: p.load.clone(),
             attempts,
             metrc_id: id,
+            acknowledged: false,
             print: p.clone(),
+        }
+    }
+
+    fn acknowledged(p: &LoadPrint, attempts: u32) -> Record {
+        Record {
+            acknowledged: true,
+            ..record(p, attempts, None)
         }
     }
 
@@ -328,6 +343,25 @@ mod tests {
                 vec![],
                 Listed::Absent,
                 Step::Post,
+            ),
+            (
+                "Metrc took it without an id and does not list it yet: never again",
+                &a,
+                Some(acknowledged(&a, 1)),
+                vec![],
+                Listed::Absent,
+                Step::Wait,
+            ),
+            (
+                "Metrc took it without an id, and lists it: its id",
+                &a,
+                Some(acknowledged(&a, 1)),
+                vec![],
+                Listed::Found(vec![4]),
+                Step::Adopt {
+                    id: 4,
+                    duplicates: vec![],
+                },
             ),
             (
                 "the order went on another load that was posted: refused",

@@ -18,6 +18,8 @@ use crate::store::Store;
 
 /// How often the writer looks at the queue.
 const WRITER_TICK: Duration = Duration::from_secs(2);
+/// How often it looks for newly confirmed loads even when nothing was written.
+const RESCAN: Duration = Duration::from_secs(60);
 
 /// The running thread; dropping it stops it (after the pull or post in progress).
 pub struct Poller {
@@ -60,6 +62,7 @@ impl Poller {
                 let mut store: Option<Store> = None;
                 let mut next_pull = Instant::now();
                 let mut seen_version = None;
+                let mut last_scan = Instant::now();
                 loop {
                     if store.is_none() {
                         match Store::open(&path, busy_timeout) {
@@ -82,16 +85,23 @@ impl Poller {
                             next_pull = Instant::now() + pull_every.unwrap_or(tick);
                         }
                         if settings.push_templates {
+                            // Another connection wrote (a device's confirmation,
+                            // say), or a minute went by: look for new loads. The
+                            // version is read before the scan, so a write during
+                            // it is seen next round.
                             let version = store.data_version().ok();
-                            let scan = version.is_none() || version != seen_version;
+                            let scan = version.is_none()
+                                || version != seen_version
+                                || last_scan.elapsed() >= RESCAN;
                             seen_version = version;
+                            if scan {
+                                last_scan = Instant::now();
+                            }
                             if let Err(e) = rt.block_on(super::push::drain(
                                 store, &client, &ship, &settings, scan,
                             )) {
                                 tracing::warn!(%e, "the Metrc writer cannot read its queue");
                             }
-                            // Its own writes moved the version: seen.
-                            seen_version = store.data_version().ok().or(seen_version);
                         }
                     }
                     match stopped.recv_timeout(tick) {

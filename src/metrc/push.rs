@@ -15,6 +15,10 @@ use crate::app::docs::{DocError, manifest_doc};
 use crate::config::{MetrcSettings, ShipSettings};
 use crate::store::{MetrcWrite, Store, StoreError, WriteState};
 
+/// When the hub's writer first ran on this database (loads confirmed before it
+/// are not posted by the hub).
+pub const PUSH_SINCE: &str = "metrc_push_templates_since";
+
 /// What a push did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pushed {
@@ -98,10 +102,28 @@ pub enum PushError {
     Busy { name: String },
 }
 
-/// How long one process may hold a write: long enough for a listing and a post.
+/// How long one process may hold a write while it looks: a listing's requests.
 fn lease(metrc: &MetrcSettings) -> Duration {
     Duration::seconds(metrc.timeout_seconds.max(1) as i64 * 4 + 30)
 }
+
+/// How long one process holds a write from the moment its try is counted: the post
+/// with every try the client makes of it, and every 429 it may sit out (12 of a
+/// minute at most), so no other process takes the write while it may still be sent.
+fn post_lease(metrc: &MetrcSettings) -> Duration {
+    Duration::seconds(metrc.timeout_seconds.max(1) as i64 * 5 + 13 * 60)
+}
+
+/// How long after a try whose answer was lost its template may still reach Metrc's
+/// listing (a server that commits after the client gave up): nothing is listed, and
+/// so nothing posted again, before then.
+pub fn settle(metrc: &MetrcSettings) -> Duration {
+    Duration::seconds((metrc.timeout_seconds.max(1) as i64 * 2).max(2))
+}
+
+/// How far before its first try a template is looked for: Metrc's clock and this
+/// one may disagree.
+const SKEW: Duration = Duration::hours(1);
 
 /// The wait before try `attempts + 1`: 5 s doubling, at most 10 minutes.
 pub fn backoff(attempts: u32) -> Duration {
@@ -114,6 +136,7 @@ fn record(w: &MetrcWrite) -> Record {
         load: w.load_id.clone(),
         attempts: w.attempts,
         metrc_id: w.metrc_id,
+        acknowledged: w.acknowledged,
         print: LoadPrint::from_text(&w.print).unwrap_or(LoadPrint {
             load: w.load_id.clone(),
             destinations: vec![],
@@ -127,6 +150,7 @@ fn current(store: &Store, ship: &ShipSettings, order: &str) -> Result<Current, P
     let doc = manifest_doc(store, ship, order)?;
     let body = crate::export::metrc_template(&doc);
     Ok(Current {
+        confirmed_at: plan::parse_time(&doc.loaded_at),
         order: doc
             .destinations
             .first()
@@ -140,6 +164,8 @@ fn current(store: &Store, ship: &ShipSettings, order: &str) -> Result<Current, P
 
 struct Current {
     order: String,
+    /// When the load was confirmed.
+    confirmed_at: Option<DateTime<Utc>>,
     name: String,
     print: LoadPrint,
     body: serde_json::Value,
@@ -198,6 +224,15 @@ pub async fn drain(
     scan_loads: bool,
 ) -> Result<Vec<(String, Result<Pushed, String>)>, StoreError> {
     let now = Utc::now();
+    // Loads confirmed before the hub first posted templates were sent to Metrc by
+    // hand, if at all: not posted again now.
+    let since = match store.meta(PUSH_SINCE)? {
+        Some(s) => plan::parse_time(&s).unwrap_or(now),
+        None => {
+            store.set_meta(&[(PUSH_SINCE, &now.to_rfc3339())])?;
+            now
+        }
+    };
     if scan_loads {
         for (order, _, stage) in store.order_stages()? {
             if stage != "loaded" && stage != "delivered" {
@@ -205,6 +240,9 @@ pub async fn drain(
             }
             match current(store, ship, &order) {
                 Ok(c) => {
+                    if c.confirmed_at.is_none_or(|at| at < since) {
+                        continue;
+                    }
                     if store.metrc_write(&c.print.load)?.is_none()
                         && let Err(e) = queue(store, &c, now)
                     {
@@ -225,6 +263,16 @@ pub async fn drain(
         let order = w.orders.first().cloned().unwrap_or_default();
         let result = match current(store, ship, &order) {
             Ok(c) => work(store, client, metrc, w.id, &c).await,
+            // The database was busy, say: the next round tries again.
+            Err(PushError::Store(e)) | Err(PushError::Doc(DocError::Store(e))) => {
+                let next = now + backoff(w.attempts.max(1));
+                store.metrc_write_retry(w.id, &e.to_string(), next)?;
+                Ok(Pushed::Later {
+                    name: w.name.clone(),
+                    error: e.to_string(),
+                    next,
+                })
+            }
             Err(e) => {
                 store.metrc_write_failed(w.id, &e.to_string(), now)?;
                 Err(e)
@@ -263,7 +311,31 @@ async fn work(
             .map(record)
             .collect();
         let now = Utc::now();
-        match decide::template_step(&c.print, Some(&record(&w)), &others, &listed) {
+        let step = decide::template_step(&c.print, Some(&record(&w)), &others, &listed);
+        // A try whose answer was lost may still be on its way into Metrc: looking
+        // for it now could miss it, and posting after that would make two.
+        if matches!(step, Step::List)
+            && let Some(last) = w.last_attempt_at
+            && last + settle(metrc) > now
+        {
+            let next = last + settle(metrc);
+            store.metrc_write_retry(
+                w.id,
+                w.last_error
+                    .as_deref()
+                    .unwrap_or("the last try may still reach Metrc"),
+                next,
+            )?;
+            return Ok(Pushed::Later {
+                name: w.name,
+                error: format!(
+                    "the last try, {} s ago, may still reach Metrc; it is looked for first",
+                    (now - last).num_seconds()
+                ),
+                next,
+            });
+        }
+        match step {
             Step::Done { id: metrc_id } => {
                 return Ok(Pushed::Already {
                     id: metrc_id,
@@ -284,7 +356,7 @@ async fn work(
                 listed = match find(client, metrc, &w, now).await {
                     Ok(ids) if ids.is_empty() => Listed::Absent,
                     Ok(ids) => Listed::Found(ids),
-                    Err(e) => return later(store, &w, &e, now),
+                    Err(e) => return later(store, metrc, &w, &e, now),
                 };
             }
             Step::Adopt {
@@ -302,20 +374,42 @@ async fn work(
                     duplicates,
                 });
             }
+            Step::Wait => {
+                let next = now + backoff(w.attempts.max(1)).max(settle(metrc));
+                let error = "Metrc took it without saying its id, and does not list it yet";
+                store.metrc_write_retry(w.id, error, next)?;
+                return Ok(Pushed::Later {
+                    name: w.name,
+                    error: error.into(),
+                    next,
+                });
+            }
             Step::Post => {
-                if record(&w).print != c.print || w.attempts == 0 {
-                    // Never in Metrc: what goes is what the load says now.
+                // What goes: once tried, what was sent (the same name the listing
+                // looks for), unless the load changed and Metrc does not have it;
+                // never tried, what the load says now.
+                let body: serde_json::Value = if w.attempts > 0 && record(&w).print == c.print {
+                    serde_json::from_str(&w.body).map_err(|e| {
+                        StoreError::Invalid(format!(
+                            "metrc write {id} holds a body that is not JSON: {e}"
+                        ))
+                    })?
+                } else {
                     store.replace_template_body(
                         w.id,
                         &c.name,
                         &serde_json::to_string(&c.body).expect("a JSON value serialises"),
                         &c.print.to_text(),
                     )?;
+                    c.body.clone()
+                };
+                // Counted before it is sent, with the lease renewed for the whole post:
+                // a crash from here on leaves a try that may have reached Metrc, and
+                // the next one looks first. Not counted: another process has it.
+                if !store.metrc_write_attempt(w.id, now, now + post_lease(metrc))? {
+                    return Err(PushError::Busy { name: w.name });
                 }
-                // Counted before it is sent: a crash from here on leaves a try that
-                // may have reached Metrc, and the next one looks first.
-                store.metrc_write_attempt(w.id, now)?;
-                match client.post_template(&c.body).await {
+                match client.post_template(&body).await {
                     Ok(ids) => match ids.first() {
                         Some(&metrc_id) => {
                             store.metrc_write_posted(w.id, metrc_id, Utc::now())?;
@@ -324,10 +418,15 @@ async fn work(
                                 name: w.name,
                             });
                         }
-                        // Stored, but no id said: the listing finds it.
-                        None => listed = Listed::NotAsked,
+                        // Stored, but no id said: never sent again; the listing
+                        // finds it, now or later.
+                        None => {
+                            store.metrc_write_acknowledged(w.id)?;
+                            listed = Listed::NotAsked;
+                        }
                     },
                     Err(e) if permanent(&e) => {
+                        store.metrc_write_refused(w.id)?;
                         store.metrc_write_failed(w.id, &e.to_string(), Utc::now())?;
                         return Err(PushError::Refused {
                             name: w.name,
@@ -339,7 +438,7 @@ async fn work(
                             attempts: w.attempts + 1,
                             ..w
                         };
-                        return later(store, &w, &e, Utc::now());
+                        return later(store, metrc, &w, &e, Utc::now());
                     }
                 }
             }
@@ -347,14 +446,16 @@ async fn work(
     }
 }
 
-/// A failure another try can mend: queued again after a backoff.
+/// A failure another try can mend: queued again after a backoff (never sooner than
+/// a lost answer may still reach Metrc).
 fn later(
     store: &mut Store,
+    metrc: &MetrcSettings,
     w: &MetrcWrite,
     e: &MetrcError,
     now: DateTime<Utc>,
 ) -> Result<Pushed, PushError> {
-    let next = now + backoff(w.attempts.max(1));
+    let next = now + backoff(w.attempts.max(1)).max(settle(metrc));
     store.metrc_write_retry(w.id, &e.to_string(), next)?;
     Ok(Pushed::Later {
         name: w.name.clone(),
@@ -384,7 +485,7 @@ async fn find(
     w: &MetrcWrite,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, MetrcError> {
-    let from = w.first_attempt_at.unwrap_or(w.created_at) - plan::OVERLAP;
+    let from = w.first_attempt_at.unwrap_or(w.created_at) - SKEW;
     let width = Duration::hours(i64::from(metrc.window_hours.max(1)));
     let mut ids = vec![];
     for win in plan::windows(from, now, width) {

@@ -24,6 +24,8 @@ pub struct ReceiptRead {
     pub transfers: usize,
     /// Deliveries kept (new or changed), as an order's.
     pub deliveries: usize,
+    /// Transfers Metrc refused to show (each logged).
+    pub skipped: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +102,16 @@ pub async fn read(
         for t in client.outgoing(&w).await? {
             report.transfers += 1;
             if seen.insert(t.id) {
-                report.deliveries +=
-                    keep_deliveries(store, client, t.id, t.manifest_number, &loads, now).await?;
+                keep(
+                    store,
+                    client,
+                    t.id,
+                    t.manifest_number,
+                    &loads,
+                    now,
+                    &mut report,
+                )
+                .await?;
             }
         }
         store.set_meta(&[(CURSOR, &w.end.to_rfc3339())])?;
@@ -111,13 +121,35 @@ pub async fn read(
     for order in orders {
         for d in store.metrc_deliveries_of(order)? {
             if d.received_at.is_none() && seen.insert(d.transfer_id) {
-                report.deliveries +=
-                    keep_deliveries(store, client, d.transfer_id, d.manifest_number, &loads, now)
-                        .await?;
+                let (t, m) = (d.transfer_id, d.manifest_number);
+                keep(store, client, t, m, &loads, now, &mut report).await?;
             }
         }
     }
     Ok(report)
+}
+
+/// [`keep_deliveries`], counted in `report`. A transfer Metrc will not show (voided,
+/// another license's: a refusal) is said and skipped, so one never stops the reading
+/// of the others; a busy or failing Metrc stops the read here (the cursor stays).
+async fn keep(
+    store: &mut Store,
+    client: &Client,
+    transfer: i64,
+    manifest: Option<String>,
+    loads: &HashMap<String, String>,
+    now: DateTime<Utc>,
+    report: &mut ReceiptRead,
+) -> Result<(), ReceiptError> {
+    match keep_deliveries(store, client, transfer, manifest, loads, now).await {
+        Ok(n) => report.deliveries += n,
+        Err(ReceiptError::Metrc(e)) if !e.is_retryable() => {
+            tracing::warn!(transfer, %e, "cannot read this transfer's deliveries; skipped");
+            report.skipped += 1;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// Read transfer `transfer`'s deliveries and keep each that is an order's.

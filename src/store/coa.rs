@@ -193,7 +193,14 @@ impl Store {
             })
             .map_err(err)?;
         }
-        let json = serde_json::to_string(fact).expect("a COA fact serialises");
+        // In one order whatever order Metrc listed the rows in: the same fact is the
+        // same text, so it is not sent to devices again.
+        let mut fact = fact.clone();
+        fact.documents.sort();
+        fact.documents.dedup();
+        fact.unreadable.sort_unstable();
+        fact.unreadable.dedup();
+        let json = serde_json::to_string(&fact).expect("a COA fact serialises");
         let before: Option<String> = tx
             .query_row(
                 "SELECT fact FROM package_coa WHERE tag = ?1",

@@ -50,7 +50,10 @@ pub struct MetrcWrite {
     pub state: WriteState,
     pub attempts: u32,
     pub first_attempt_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
     pub next_attempt_at: DateTime<Utc>,
+    /// Metrc answered a try with success but no id: it has the template.
+    pub acknowledged: bool,
     pub last_error: Option<String>,
     pub metrc_id: Option<i64>,
     pub created_at: DateTime<Utc>,
@@ -81,7 +84,7 @@ fn time(s: Option<String>) -> Option<DateTime<Utc>> {
 }
 
 const COLUMNS: &str = "id, load_id, name, body, print, state, attempts, first_attempt_at,
-     next_attempt_at, last_error, metrc_id, created_at, done_at";
+     next_attempt_at, last_error, metrc_id, created_at, done_at, last_attempt_at, acknowledged";
 
 fn write_of(r: &Row) -> rusqlite::Result<(MetrcWrite, String)> {
     let state: String = r.get(5)?;
@@ -101,14 +104,57 @@ fn write_of(r: &Row) -> rusqlite::Result<(MetrcWrite, String)> {
             metrc_id: r.get(10)?,
             created_at: time(r.get(11)?).unwrap_or_default(),
             done_at: time(r.get(12)?),
+            last_attempt_at: time(r.get(13)?),
+            acknowledged: r.get(14)?,
         },
         state,
     ))
 }
 
-/// Whether process `pid` of this machine still runs (a lease it holds is good).
-fn alive(pid: i64) -> bool {
-    pid == i64::from(std::process::id()) || std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// This process's lease owner token: `host:pid:random`, so two processes never
+/// share one (not even the same pid in two containers).
+fn me() -> &'static str {
+    static ME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // The kernel's random source; the time as a fallback is enough here (the
+        // token only has to differ from other processes').
+        if std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+            .is_err()
+        {
+            bytes = (Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64).to_le_bytes();
+        }
+        let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}:{}:{random}", host(), std::process::id())
+    })
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether the lease `owner` still holds: ours, or another process's until it runs
+/// out, unless that process was of this host and is gone.
+fn holds(owner: &str, until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    if owner == me() {
+        return false;
+    }
+    if until.is_none_or(|u| u < now) {
+        return false;
+    }
+    let mut parts = owner.split(':');
+    match (
+        parts.next(),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) {
+        (Some(h), Some(pid)) if h == host() => {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => true,
+    }
 }
 
 impl Store {
@@ -241,7 +287,7 @@ impl Store {
     }
 
     /// Take the lease of write `id` until `until` for this process: one process at a
-    /// time works a write. Refused (`false`) while another live process holds it.
+    /// time works a write. Refused (`false`) while another process holds it.
     pub fn lease_metrc_write(
         &mut self,
         id: i64,
@@ -250,11 +296,10 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
-        let me = i64::from(std::process::id());
         let tx = self.write_tx()?;
-        let held: Option<(Option<String>, Option<i64>)> = tx
+        let held: Option<(Option<String>, Option<String>)> = tx
             .query_row(
-                "SELECT lease_until, lease_pid FROM metrc_writes WHERE id = ?1",
+                "SELECT lease_until, lease_owner FROM metrc_writes WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -262,15 +307,13 @@ impl Store {
             .map_err(err)?;
         let free = match held {
             None => return Ok(false),
-            Some((Some(until), Some(pid))) => {
-                pid == me || time(Some(until)).is_none_or(|u| u < now) || !alive(pid)
-            }
+            Some((until, Some(owner))) => !holds(&owner, time(until), now),
             Some(_) => true,
         };
         if free {
             tx.execute(
-                "UPDATE metrc_writes SET lease_until = ?2, lease_pid = ?3 WHERE id = ?1",
-                params![id, text(until), me],
+                "UPDATE metrc_writes SET lease_until = ?2, lease_owner = ?3 WHERE id = ?1",
+                params![id, text(until), me()],
             )
             .map_err(err)?;
         }
@@ -282,9 +325,9 @@ impl Store {
     pub fn release_metrc_write(&mut self, id: i64) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE metrc_writes SET lease_until = NULL, lease_pid = NULL
-                 WHERE id = ?1 AND lease_pid = ?2",
-                params![id, i64::from(std::process::id())],
+                "UPDATE metrc_writes SET lease_until = NULL, lease_owner = NULL
+                 WHERE id = ?1 AND lease_owner = ?2",
+                params![id, me()],
             )
             .map_err(self.err())?;
         Ok(())
@@ -309,14 +352,46 @@ impl Store {
         Ok(())
     }
 
-    /// A try of write `id` starts: counted, durably, before the request is sent.
-    pub fn metrc_write_attempt(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
+    /// A try of write `id` starts: counted, durably, before the request is sent, and
+    /// the lease renewed to `until` in the same statement. `false` (nothing counted):
+    /// this process no longer holds the lease, and must not send.
+    pub fn metrc_write_attempt(
+        &mut self,
+        id: i64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn
             .execute(
                 "UPDATE metrc_writes SET attempts = attempts + 1,
-                     first_attempt_at = COALESCE(first_attempt_at, ?2)
-                 WHERE id = ?1",
-                params![id, text(now)],
+                     first_attempt_at = COALESCE(first_attempt_at, ?2),
+                     last_attempt_at = ?2, lease_until = ?3
+                 WHERE id = ?1 AND lease_owner = ?4 AND state != 'posted'",
+                params![id, text(now), text(until), me()],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    /// Metrc refused the last try of write `id` outright: it did not act on it, so
+    /// there is no lost answer to wait for.
+    pub fn metrc_write_refused(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE metrc_writes SET last_attempt_at = NULL WHERE id = ?1",
+                [id],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Metrc answered a try of write `id` with success but no id.
+    pub fn metrc_write_acknowledged(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE metrc_writes SET acknowledged = 1 WHERE id = ?1",
+                [id],
             )
             .map_err(self.err())?;
         Ok(())

@@ -27,6 +27,9 @@ pub(super) struct Transfers {
     transfers: Vec<Transfer>,
     /// The next template post is stored, then answered this late.
     slow_after_write: Option<Duration>,
+    /// Template posts are answered 200 with an empty body (some instances' docs
+    /// say "No response").
+    without_ids: bool,
 }
 
 struct Template {
@@ -85,6 +88,11 @@ impl Emulator {
     /// client's timeout, say): the client cannot know it was stored.
     pub fn slow_after_write(&self, d: Duration) {
         self.transfers.lock().expect("lock").slow_after_write = Some(d);
+    }
+
+    /// Answer template posts with an empty 200 (`true`) or with their ids.
+    pub fn post_without_ids(&self, on: bool) {
+        self.transfers.lock().expect("lock").without_ids = on;
     }
 
     /// A person registers template `id` as an outgoing transfer in Metrc's web app:
@@ -231,7 +239,7 @@ pub(super) async fn post_template(
             return invalid(row, format!("Package {l} was not found."));
         }
     }
-    let (ids, late) = {
+    let (ids, late, without_ids) = {
         let mut tr = emu.transfers.lock().expect("lock");
         let now = Utc::now();
         let mut ids = vec![];
@@ -246,10 +254,13 @@ pub(super) async fn post_template(
             });
             ids.push(id);
         }
-        (ids, tr.slow_after_write.take())
+        (ids, tr.slow_after_write.take(), tr.without_ids)
     };
     if let Some(d) = late {
         tokio::time::sleep(d).await;
+    }
+    if without_ids {
+        return StatusCode::OK.into_response();
     }
     Json(json!({"Ids": ids, "Warnings": null})).into_response()
 }

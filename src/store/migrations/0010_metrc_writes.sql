@@ -5,8 +5,9 @@
 -- A try is counted *before* its request is sent (attempts), so a crash or a timeout
 -- after Metrc stored it is known to be uncertain, and the templates are listed and
 -- matched by name before anything is posted again. A lease lets one process at a
--- time work a row (the hub's writer, `tagtally metrc push`); a lease of a process
--- that is gone may be taken at once.
+-- time work a row (the hub's writer, `tagtally metrc push`): its owner is a token of
+-- one process (host, pid and a random part); a lease of a process of this host that
+-- is gone may be taken at once, any other only once it has run out.
 CREATE TABLE metrc_writes (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('template')),
@@ -20,9 +21,12 @@ CREATE TABLE metrc_writes (
     state TEXT NOT NULL CHECK (state IN ('queued', 'posted', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     first_attempt_at TEXT,
+    last_attempt_at TEXT,
     next_attempt_at TEXT NOT NULL,
+    -- Metrc answered a try with success but no id: it has the template.
+    acknowledged INTEGER NOT NULL DEFAULT 0,
     lease_until TEXT,
-    lease_pid INTEGER,
+    lease_owner TEXT,
     last_error TEXT,
     metrc_id INTEGER,
     created_at TEXT NOT NULL,
