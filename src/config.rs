@@ -12,7 +12,9 @@ use toml::{Table, Value};
 use crate::domain::Rules;
 use crate::tag::TagParser;
 
+mod leaflink;
 mod metrc;
+pub use leaflink::LeafLinkSettings;
 pub use metrc::{MetrcSettings, Secret};
 
 /// The shipped defaults, compiled in; a test checks they equal [`Settings::default`].
@@ -31,6 +33,7 @@ pub struct Settings {
     pub people: PeopleSettings,
     pub ship: ShipSettings,
     pub metrc: MetrcSettings,
+    pub leaflink: LeafLinkSettings,
     pub log: LogSettings,
 }
 
@@ -353,6 +356,22 @@ impl Settings {
         if m.window_hours == 0 || m.timeout_seconds == 0 {
             return Err(bad(
                 "window_hours and timeout_seconds must be above 0".into()
+            ));
+        }
+        let l = &settings.leaflink;
+        let bad = |message: String| ConfigError::Invalid {
+            layer: "leaflink".into(),
+            message,
+        };
+        if !(1..=300).contains(&l.max_requests_per_minute) {
+            return Err(bad(format!(
+                "max_requests_per_minute = {}: use 1 to 300 (LeafLink allows 300 a key)",
+                l.max_requests_per_minute
+            )));
+        }
+        if !(1..=1000).contains(&l.page_size) || l.timeout_seconds == 0 {
+            return Err(bad(
+                "page_size must be 1 to 1000 and timeout_seconds above 0".into(),
             ));
         }
         for spec in &settings.scan.sources {

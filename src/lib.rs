@@ -36,6 +36,7 @@ pub mod domain;
 pub mod export;
 pub mod hub;
 pub mod import;
+pub mod leaflink;
 pub mod metrc;
 pub mod scan;
 pub mod signature;

@@ -234,6 +234,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     )?;
                     // With [metrc] set up, the hub keeps the package facts fresh.
                     options.metrc = settings.metrc.is_set().then(|| settings.metrc.clone());
+                    options.leaflink = settings
+                        .leaflink
+                        .is_set()
+                        .then(|| settings.leaflink.clone());
                     hub_cli::serve(store, &listen, options, &mut out)?;
                 }
                 Some(HubCommand::EnrollDevice { name }) => {
@@ -392,6 +396,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Metrc(cmd) => cli::metrc::run(&settings, cmd, &mut out)?,
         Command::MetrcEmulator(a) => cli::metrc::emulator(a, &mut out)?,
+        Command::Leaflink(cmd) => cli::leaflink::run(&settings, cmd, &mut out)?,
+        Command::LeaflinkEmulator(a) => cli::leaflink::emulator(a, &mut out)?,
         Command::Coa { order, out: dir } => {
             return cli::metrc::coa(&settings, &order, &dir, &mut out);
         }

@@ -170,6 +170,11 @@ pub(crate) enum Command {
     Metrc(MetrcCommand),
     /// Serve an emulated Metrc (for a demo or a test) from a package file.
     MetrcEmulator(EmulatorArgs),
+    /// LeafLink, live: pull the orders received, say where the pulls stand.
+    #[command(subcommand)]
+    Leaflink(LeafLinkCommand),
+    /// Serve an emulated LeafLink (for a demo or a test) from an order file.
+    LeaflinkEmulator(LeafLinkEmulatorArgs),
     /// Write the COA PDFs of an order's batches into a folder, reading from Metrc
     /// (when [metrc] is set up) any not stored yet. Exits 1 if a batch has none.
     Coa {
@@ -177,6 +182,30 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LeafLinkCommand {
+    /// Pull the orders LeafLink received that changed since the last pull and import
+    /// them as `import order` does.
+    Pull,
+    /// When the last pull succeeded, and the last error.
+    Status,
+}
+
+/// `tagtally leaflink-emulator`.
+#[derive(clap::Args)]
+pub(crate) struct LeafLinkEmulatorArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:7980")]
+    pub(crate) listen: String,
+    /// LeafLink order file (one order, a list or a `results` page); default: the
+    /// demo orders.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
+    /// The API key it accepts (as `App KEY` or `Token KEY`).
+    #[arg(long, default_value = "demo-leaflink-key")]
+    pub(crate) key: String,
 }
 
 #[derive(Subcommand)]

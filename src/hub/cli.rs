@@ -49,6 +49,7 @@ pub fn options(
             .map(|(c, k)| TlsConfig::from_pem_files(c, k))
             .transpose()?,
         metrc: None,
+        leaflink: None,
     })
 }
 

@@ -74,6 +74,8 @@ pub struct HubOptions {
     /// Pull package facts from Metrc while serving (when set up, `poll_seconds > 0`),
     /// and post confirmed loads' templates (`push_templates`).
     pub metrc: Option<crate::config::MetrcSettings>,
+    /// Pull orders from LeafLink while serving (when set up, `poll_seconds > 0`).
+    pub leaflink: Option<crate::config::LeafLinkSettings>,
 }
 
 /// Every route the hub serves: (method, path). The router is built from this table
@@ -118,6 +120,17 @@ pub async fn run(
         ),
         _ => None,
     };
+    let leaflink = match &options.leaflink {
+        Some(l) if l.is_set() && l.poll_seconds > 0 => Some(
+            crate::leaflink::poll::Poller::start(
+                store.path().to_path_buf(),
+                std::time::Duration::from_secs(5),
+                l.clone(),
+            )
+            .map_err(std::io::Error::other)?,
+        ),
+        _ => None,
+    };
     let hub = Arc::new(Hub {
         jobs,
         live,
@@ -157,7 +170,11 @@ pub async fn run(
     // its queue, closes the database and ends.
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
     // The poller finishes the pull in progress, if any.
-    let _ = tokio::task::spawn_blocking(move || drop(poller)).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        drop(poller);
+        drop(leaflink);
+    })
+    .await;
     served
 }
 

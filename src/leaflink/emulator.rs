@@ -1,0 +1,384 @@
+//! A LeafLink emulator: ordinary code serving the Marketplace V2 endpoints tagtally
+//! reads, the way `../shared/B2B-API.md` §6 describes them: `App`/`Token` keys
+//! (401 otherwise), every path ending in a slash (400 otherwise), limit/offset pages
+//! with absolute `next` links and a `count`, `status` as a case-insensitive comma
+//! list, `modified__gte`, `include_children=line_items`, customers and batches by id,
+//! and faults on purpose (429 with and without `Retry-After`, 500). The tests run the
+//! real client against it on a loopback port; `tagtally leaflink-emulator` serves it
+//! for a demo.
+
+// A refusal is the answer itself (`Result<_, Response>`), as axum handlers write it.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+/// A fault the next request meets (in the order injected).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    TooMany { retry_after: Option<u64> },
+    ServerError,
+    Pass,
+}
+
+/// The emulated LeafLink of one seller.
+pub struct Emulator {
+    key: String,
+    orders: Mutex<Vec<Value>>,
+    customers: Mutex<HashMap<i64, Value>>,
+    batches: Mutex<HashMap<i64, Value>>,
+    /// Orders answer their customer as an id only.
+    customer_ids_only: Mutex<bool>,
+    faults: Mutex<VecDeque<Fault>>,
+    requests: AtomicU64,
+    paths: Mutex<Vec<String>>,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
+fn detail(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"detail": message}))).into_response()
+}
+
+impl Emulator {
+    /// Serve `orders` (LeafLink order objects with `line_items`) to the key `key`.
+    /// Each order's customer object is kept as a customer record too.
+    pub fn new(key: &str, orders: Vec<Value>) -> Arc<Emulator> {
+        let mut customers = HashMap::new();
+        let orders: Vec<Value> = orders
+            .into_iter()
+            .map(|mut o| {
+                if let Some(c) = o.get("customer").filter(|c| c.is_object())
+                    && let Some(id) = c.get("id").and_then(Value::as_i64)
+                {
+                    customers.insert(id, c.clone());
+                }
+                if o.get("modified").is_none() {
+                    o["modified"] = json!(now());
+                }
+                o
+            })
+            .collect();
+        Arc::new(Emulator {
+            key: key.into(),
+            orders: Mutex::new(orders),
+            customers: Mutex::new(customers),
+            batches: Mutex::new(HashMap::new()),
+            customer_ids_only: Mutex::new(false),
+            faults: Mutex::new(VecDeque::new()),
+            requests: AtomicU64::new(0),
+            paths: Mutex::new(vec![]),
+        })
+    }
+
+    /// The orders of a LeafLink file: one order, a list, or a `results` page.
+    pub fn orders_of(bytes: &[u8]) -> Result<Vec<Value>, String> {
+        match serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string())? {
+            Value::Array(a) => Ok(a),
+            Value::Object(mut o) => match o.remove("results") {
+                Some(Value::Array(a)) => Ok(a),
+                Some(_) => Err("`results` is not a list".into()),
+                None => Ok(vec![Value::Object(o)]),
+            },
+            _ => Err("expected LeafLink orders".into()),
+        }
+    }
+
+    /// Add or replace order `number` (its `modified` now).
+    pub fn put_order(&self, mut order: Value) {
+        order["modified"] = json!(now());
+        let mut orders = self.orders.lock().expect("lock");
+        let number = order["number"].clone();
+        match orders.iter_mut().find(|o| o["number"] == number) {
+            Some(o) => *o = order,
+            None => orders.push(order),
+        }
+    }
+
+    /// Change order `number` as LeafLink would: fields replaced, `modified` now.
+    pub fn change(&self, number: &str, changes: Value) -> bool {
+        let mut orders = self.orders.lock().expect("lock");
+        let Some(o) = orders.iter_mut().find(|o| o["number"] == number) else {
+            return false;
+        };
+        if let (Value::Object(o), Value::Object(c)) = (o, changes) {
+            for (k, v) in c {
+                o.insert(k, v);
+            }
+            o.insert("modified".into(), json!(now()));
+        }
+        true
+    }
+
+    /// A customer record (`GET /customers/{id}/`).
+    pub fn put_customer(&self, id: i64, customer: Value) {
+        self.customers.lock().expect("lock").insert(id, customer);
+    }
+
+    /// A batch record (`GET /batches/{id}/`).
+    pub fn put_batch(&self, id: i64, batch: Value) {
+        self.batches.lock().expect("lock").insert(id, batch);
+    }
+
+    /// Answer each order's customer as its id only (`true`), or as an object.
+    pub fn customer_ids_only(&self, on: bool) {
+        *self.customer_ids_only.lock().expect("lock") = on;
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.faults.lock().expect("lock").push_back(fault);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The path of every request answered so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().expect("lock").clone()
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/api/v2/orders-received/", get(orders_received))
+            .route("/api/v2/customers/{id}/", get(customer))
+            .route("/api/v2/batches/{id}/", get(batch))
+            .fallback(fallback)
+            .with_state(self.clone())
+    }
+
+    pub async fn serve(self: &Arc<Self>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
+    /// Serve on a loopback port of its own thread; returns the API root URL
+    /// (`http://127.0.0.1:PORT/api/v2/`).
+    pub fn spawn(self: &Arc<Self>) -> String {
+        let me = self.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a loopback port");
+                let addr: SocketAddr = l.local_addr().expect("bound");
+                tx.send(addr).expect("the caller waits");
+                let _ = me.serve(l).await;
+            });
+        });
+        let addr = rx.recv().expect("the emulator started");
+        format!("http://{addr}/api/v2/")
+    }
+
+    /// Every request: count it, check the key, meet the next fault.
+    fn gate(&self, headers: &HeaderMap, path: &str) -> Result<(), Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.paths.lock().expect("lock").push(path.to_string());
+        match self.faults.lock().expect("lock").pop_front() {
+            Some(Fault::TooMany { retry_after }) => {
+                let mut r = detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
+                if let Some(s) = retry_after {
+                    r.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from_str(&s.to_string()).expect("digits"),
+                    );
+                }
+                return Err(r);
+            }
+            Some(Fault::ServerError) => {
+                return Err(detail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "A server error occurred.",
+                ));
+            }
+            Some(Fault::Pass) | None => {}
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("App ").or(v.strip_prefix("Token ")));
+        if given != Some(self.key.as_str()) {
+            return Err(detail(
+                StatusCode::UNAUTHORIZED,
+                "Authentication credentials were not provided.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Anything else: a path without its trailing slash is LeafLink's 400.
+async fn fallback(req: Request) -> Response {
+    if !req.uri().path().ends_with('/') {
+        return detail(
+            StatusCode::BAD_REQUEST,
+            "Request paths must end in a slash character ('/').",
+        );
+    }
+    detail(StatusCode::NOT_FOUND, "Not found.")
+}
+
+fn modified(o: &Value) -> Option<DateTime<Utc>> {
+    o["modified"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+async fn orders_received(
+    State(emu): State<Arc<Emulator>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = emu.gate(&headers, "/api/v2/orders-received/") {
+        return r;
+    }
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => 50,
+        Some(Ok(n)) if n >= 1 => n.min(1000),
+        Some(_) => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                "limit: A valid integer is required.",
+            );
+        }
+    };
+    let offset = match q.get("offset").map(|l| l.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(_) => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                "offset: A valid integer is required.",
+            );
+        }
+    };
+    let since = match q
+        .get("modified__gte")
+        .map(|s| DateTime::parse_from_rfc3339(s))
+    {
+        None => None,
+        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+        Some(Err(_)) => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                "modified__gte: Enter a valid date/time.",
+            );
+        }
+    };
+    let statuses: Option<Vec<String>> = q.get("status").map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_ascii_lowercase())
+            .filter(|x| !x.is_empty())
+            .collect()
+    });
+    let with_lines = q
+        .get("include_children")
+        .is_some_and(|c| c.split(',').any(|x| x.trim() == "line_items"));
+    let ids_only = *emu.customer_ids_only.lock().expect("lock");
+    let (page, count) = {
+        let all = emu.orders.lock().expect("lock");
+        let mut matching: Vec<&Value> = all
+            .iter()
+            .filter(|o| {
+                statuses.as_ref().is_none_or(|s| {
+                    s.contains(&o["status"].as_str().unwrap_or("").to_ascii_lowercase())
+                })
+            })
+            .filter(|o| since.is_none_or(|t| modified(o).is_some_and(|m| m >= t)))
+            .collect();
+        matching.sort_by_key(|o| (modified(o), o["number"].as_str().map(str::to_string)));
+        let count = matching.len();
+        let page: Vec<Value> = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|o| {
+                let mut o = o.clone();
+                if !with_lines && let Value::Object(m) = &mut o {
+                    m.remove("line_items");
+                }
+                if ids_only && let Some(id) = o["customer"].get("id").cloned() {
+                    o["customer"] = id;
+                }
+                o
+            })
+            .collect();
+        (page, count)
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let link = |off: usize| {
+        let mut params: Vec<(String, String)> = q
+            .iter()
+            .filter(|(k, _)| *k != "offset" && *k != "limit")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        params.sort();
+        params.push(("limit".into(), limit.to_string()));
+        params.push(("offset".into(), off.to_string()));
+        let mut url =
+            reqwest::Url::parse(&format!("http://{host}/api/v2/orders-received/")).expect("a URL");
+        url.query_pairs_mut().extend_pairs(params);
+        url.to_string()
+    };
+    let next = (offset + limit < count).then(|| link(offset + limit));
+    let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
+    axum::Json(json!({"count": count, "next": next, "previous": previous, "results": page}))
+        .into_response()
+}
+
+async fn customer(
+    State(emu): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = emu.gate(&headers, &format!("/api/v2/customers/{id}/")) {
+        return r;
+    }
+    let found = id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| emu.customers.lock().expect("lock").get(&id).cloned());
+    match found {
+        Some(c) => axum::Json(c).into_response(),
+        None => detail(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
+
+async fn batch(
+    State(emu): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = emu.gate(&headers, &format!("/api/v2/batches/{id}/")) {
+        return r;
+    }
+    let found = id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| emu.batches.lock().expect("lock").get(&id).cloned());
+    match found {
+        Some(b) => axum::Json(b).into_response(),
+        None => detail(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
