@@ -161,11 +161,34 @@ fn a_pull_takes_every_page_every_shape_and_each_customer_once() {
         "three pages, no customer read again"
     );
 
+    // The coordinator takes a picked package off the order: the new version is
+    // refused (the picks stay, the old allocation with them) and the pull says why.
+    let a = site.pick_json("LL0001", format!("{}\n{}\n", t(10001), t(10002)).as_bytes());
+    assert_eq!(a[1]["complete"], true, "{a:?}");
+    assert!(emu.change(
+        "ll-0001-uuid",
+        json!({"line_items": [{"id": 10, "product": 101, "quantity": "24.0000",
+            "unit_of_measure": "Unit", "batch": null, "package_tags": [t(10001)],
+            "ordered_unit_price": {"amount": "18.00", "currency": "USD"}}]})
+    ));
+    let out = site.ok(&["leaflink", "pull"]);
+    assert!(
+        out.contains("1 refused")
+            && out.contains(&format!(
+                "package {} has already been picked for this order and cannot be de-allocated",
+                t(10002)
+            )),
+        "{out}"
+    );
+    let picks: i64 = site
+        .sql("SELECT count(*) FROM events WHERE order_number = 'll-0001-uuid' AND kind = 'scan'");
+    assert_eq!(picks, 2, "no pick dropped");
+
     // The buyer cancels one: closed here, and the floor says so.
-    assert!(emu.change("ll-0001-uuid", json!({"status": "Cancelled"})));
+    assert!(emu.change("ll-0003-uuid", json!({"status": "Cancelled"})));
     let out = site.ok(&["leaflink", "pull"]);
     assert!(out.contains("1 closed"), "{out}");
-    let err = site.fails(&["pick", "LL0001"]);
+    let err = site.fails(&["pick", "LL0003"]);
     assert!(err.contains("closed"), "{err}");
 }
 
