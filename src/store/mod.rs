@@ -67,6 +67,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0010_metrc_writes.sql"),
     ),
     ("0011_coa", include_str!("migrations/0011_coa.sql")),
+    (
+        "0012_allocation",
+        include_str!("migrations/0012_allocation.sql"),
+    ),
 ];
 
 /// What went wrong with the database, said so a person can act on it.
