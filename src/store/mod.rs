@@ -14,6 +14,7 @@ use tracing::instrument;
 
 use crate::domain::AllocationError;
 
+mod allocate;
 mod coa;
 mod decide;
 mod devices;
@@ -29,6 +30,7 @@ mod people;
 mod receive;
 mod ship;
 mod sync;
+pub use allocate::ItemMapping;
 pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
