@@ -288,10 +288,7 @@ pub fn propose(
             let usable: Vec<&(&Package, i64)> =
                 list.iter().filter(|(p, _)| with_near || !soon(p)).collect();
             let qs: Vec<i64> = usable.iter().map(|(_, q)| *q).collect();
-            let Search::Done {
-                exact: Some(idx), ..
-            } = search(&qs, need.units)
-            else {
+            let Some(idx) = exact(&qs, need.units) else {
                 continue;
             };
             let chosen: Vec<&Package> = idx.iter().map(|&i| usable[i].0).collect();
@@ -444,11 +441,35 @@ fn gcd(a: i64, b: i64) -> i64 {
 /// the target plus the largest quantity (take away any one of its items and it is
 /// not above any more), so sums up to there are all it needs.
 pub fn search(qs: &[i64], target: i64) -> Search {
+    run(qs, target, true)
+}
+
+/// The fewest of `qs` summing exactly to `target`, if any (a batch beyond the bound
+/// has none). Cheaper than [`search`]: sums above the target are not followed, and a
+/// batch whose quantities cannot make the target (too little in all, or the target
+/// not a multiple of their common divisor) is not searched at all.
+pub fn exact(qs: &[i64], target: i64) -> Option<Vec<usize>> {
+    let common = qs.iter().fold(0, |g, &q| gcd(g, q));
+    if qs.iter().sum::<i64>() < target || common == 0 || target % common != 0 {
+        return None;
+    }
+    match run(qs, target, false) {
+        Search::Done { exact, .. } => exact,
+        Search::TooLarge => None,
+    }
+}
+
+fn run(qs: &[i64], target: i64, nearest: bool) -> Search {
     let g = qs.iter().fold(target, |g, &q| gcd(g, q)).max(1);
     let t = (target / g) as usize;
     let scaled: Vec<usize> = qs.iter().map(|&q| (q / g) as usize).collect();
     let total: usize = scaled.iter().sum();
-    let limit = total.min(t + scaled.iter().copied().max().unwrap_or(0));
+    let reach_above = if nearest {
+        scaled.iter().copied().max().unwrap_or(0)
+    } else {
+        0
+    };
+    let limit = total.min(t + reach_above);
     let width = limit + 1;
     if qs.len().saturating_mul(width) > MAX_CELLS {
         return Search::TooLarge;

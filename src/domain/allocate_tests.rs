@@ -319,6 +319,9 @@ fn the_search_is_bounded_and_exact() {
             above: Some((15, vec![0, 1, 2])),
         }
     );
+    assert_eq!(exact(&[3, 5, 7], 12), Some(vec![1, 2]));
+    assert_eq!(exact(&[4, 6, 8], 11), None, "odd target, even quantities");
+    assert_eq!(exact(&[4, 6], 11), None, "too little in all");
     // Coprime quantities and a huge target: more cells than the bound.
     assert_eq!(search(&[1_000_001; 10], 9_999_999_999), Search::TooLarge);
 }
