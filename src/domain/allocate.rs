@@ -24,6 +24,11 @@ use serde::Serialize;
 use super::package::{Package, Rules};
 use crate::tag::MetrcTag;
 
+mod chosen;
+mod search;
+pub use chosen::{Refusal, check_chosen};
+pub use search::{Search, exact, search};
+
 /// Most cells (packages x reachable sums) the search of one batch may take: 4 million,
 /// about half a megabyte of bits and a few milliseconds.
 pub const MAX_CELLS: usize = 4_000_000;
@@ -135,14 +140,20 @@ impl fmt::Display for NeedError {
 }
 
 /// What `line` still needs, given the packages already allocated to it and the Metrc
-/// item its SKU maps to. `Ok(None)`: it is fully allocated.
+/// item its SKU maps to. `Ok(None)`: it is fully allocated (or, without a quantity,
+/// allocated by its import).
 pub fn need(
     line: &super::Line,
     mapped_item: Option<&str>,
     allocated: &[&Package],
 ) -> Result<Option<Need>, NeedError> {
     let (Some(q), Some(unit)) = (line.quantity.as_deref(), line.unit.as_deref()) else {
-        return Err(NeedError::NoQuantity);
+        // An import's allocation of a line without a quantity stands as it is.
+        return if allocated.is_empty() {
+            Err(NeedError::NoQuantity)
+        } else {
+            Ok(None)
+        };
     };
     let q: f64 = q.trim().parse().map_err(|_| NeedError::NoQuantity)?;
     let want = amount(q, unit).ok_or_else(|| NeedError::UnknownUnit { unit: unit.into() })?;
@@ -415,284 +426,6 @@ fn near_of(batch: &str, list: &[(&Package, i64)], qs: &[i64], need: &Need) -> (i
         }
     }
     (distance, near)
-}
-
-/// What the subset search found among quantities for one target.
-#[derive(Debug, PartialEq)]
-pub enum Search {
-    Done {
-        /// Indices of the fewest quantities summing exactly to the target.
-        exact: Option<Vec<usize>>,
-        /// The largest sum below the target, and its indices.
-        below: Option<(i64, Vec<usize>)>,
-        /// The smallest sum above the target, and its indices.
-        above: Option<(i64, Vec<usize>)>,
-    },
-    /// More than [`MAX_CELLS`] to search.
-    TooLarge,
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
-/// Subset sum over positive `qs` for `target`: the fewest-item exact subset, and the
-/// nearest subsets below and above. The smallest sum above the target is less than
-/// the target plus the largest quantity (take away any one of its items and it is
-/// not above any more), so sums up to there are all it needs.
-pub fn search(qs: &[i64], target: i64) -> Search {
-    run(qs, target, true)
-}
-
-/// The fewest of `qs` summing exactly to `target`, if any (a batch beyond the bound
-/// has none). Cheaper than [`search`]: sums above the target are not followed, and a
-/// batch whose quantities cannot make the target (too little in all, or the target
-/// not a multiple of their common divisor) is not searched at all.
-pub fn exact(qs: &[i64], target: i64) -> Option<Vec<usize>> {
-    let common = qs.iter().fold(0, |g, &q| gcd(g, q));
-    if qs.iter().sum::<i64>() < target || common == 0 || target % common != 0 {
-        return None;
-    }
-    match run(qs, target, false) {
-        Search::Done { exact, .. } => exact,
-        Search::TooLarge => None,
-    }
-}
-
-fn run(qs: &[i64], target: i64, nearest: bool) -> Search {
-    let g = qs.iter().fold(target, |g, &q| gcd(g, q)).max(1);
-    let t = (target / g) as usize;
-    let scaled: Vec<usize> = qs.iter().map(|&q| (q / g) as usize).collect();
-    let total: usize = scaled.iter().sum();
-    let reach_above = if nearest {
-        scaled.iter().copied().max().unwrap_or(0)
-    } else {
-        0
-    };
-    let limit = total.min(t + reach_above);
-    let width = limit + 1;
-    if qs.len().saturating_mul(width) > MAX_CELLS {
-        return Search::TooLarge;
-    }
-    let words = width.div_ceil(64);
-    let mut count = vec![u32::MAX; width];
-    let mut took = vec![0u64; qs.len() * words];
-    count[0] = 0;
-    for (i, &q) in scaled.iter().enumerate() {
-        if q > limit {
-            continue;
-        }
-        for s in (q..=limit).rev() {
-            let from = count[s - q];
-            if from != u32::MAX && from + 1 < count[s] {
-                count[s] = from + 1;
-                took[i * words + s / 64] |= 1 << (s % 64);
-            }
-        }
-    }
-    let back = |mut s: usize| {
-        let mut idx = Vec::new();
-        for i in (0..qs.len()).rev() {
-            if took[i * words + s / 64] & (1 << (s % 64)) != 0 {
-                idx.push(i);
-                s -= scaled[i];
-            }
-        }
-        idx.reverse();
-        idx
-    };
-    let reach = |s: usize| count[s] != u32::MAX;
-    let exact = (t <= limit && reach(t)).then(|| back(t));
-    let below = (1..t.min(width))
-        .rev()
-        .find(|&s| reach(s))
-        .map(|s| (s as i64 * g, back(s)));
-    let above = (t + 1..width)
-        .find(|&s| reach(s))
-        .map(|s| (s as i64 * g, back(s)));
-    Search::Done {
-        exact,
-        below,
-        above,
-    }
-}
-
-/// Why a chosen package may not be allocated to the line.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Refusal {
-    Unknown {
-        tag: MetrcTag,
-    },
-    Twice {
-        tag: MetrcTag,
-    },
-    OtherItem {
-        tag: MetrcTag,
-        item: String,
-    },
-    Ineligible {
-        tag: MetrcTag,
-        reason: &'static str,
-    },
-    AllocatedElsewhere {
-        tag: MetrcTag,
-        order: String,
-    },
-    OtherUnit {
-        tag: MetrcTag,
-        unit: String,
-    },
-    NoSingleBatch {
-        tag: MetrcTag,
-    },
-    OtherBatch {
-        tag: MetrcTag,
-        batch: String,
-        line_batch: String,
-    },
-    TwoBatches {
-        batches: Vec<String>,
-    },
-    NotExact {
-        sum: String,
-        need: String,
-    },
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Refusal::*;
-        match self {
-            Unknown { tag } => write!(f, "package {tag} is not in the package data"),
-            Twice { tag } => write!(f, "package {tag} is given twice"),
-            OtherItem { tag, item } => {
-                write!(f, "package {tag} is {item:?}, not the line's item")
-            }
-            Ineligible { tag, reason } => {
-                write!(f, "package {tag} breaks the pick rules: {reason}")
-            }
-            AllocatedElsewhere { tag, order } => {
-                write!(
-                    f,
-                    "package {tag} is already allocated to open order {order}"
-                )
-            }
-            OtherUnit { tag, unit } => write!(
-                f,
-                "package {tag} is counted in {unit}, which does not convert to the line's unit"
-            ),
-            NoSingleBatch { tag } => write!(f, "package {tag} has no single production batch"),
-            OtherBatch {
-                tag,
-                batch,
-                line_batch,
-            } => write!(
-                f,
-                "package {tag} is from batch {batch}, the line is locked to batch {line_batch}"
-            ),
-            TwoBatches { batches } => write!(
-                f,
-                "the packages come from {} batches ({}): one batch per line",
-                batches.len(),
-                batches.join(", ")
-            ),
-            NotExact { sum, need } => write!(
-                f,
-                "the packages hold {sum}, the line needs {need}: the sum must be exact"
-            ),
-        }
-    }
-}
-
-/// Hold packages a person chose for `need` to the rules [`propose`] keeps: the line's
-/// item, eligible, not allocated elsewhere, one batch, summing exactly. Near-expiry
-/// packages are allowed (a person chose them) and marked. Every problem is returned.
-pub fn check_chosen(
-    need: &Need,
-    tags: &[MetrcTag],
-    found: &HashMap<MetrcTag, Package>,
-    held: &HashMap<MetrcTag, String>,
-    rules: &Rules,
-    today: NaiveDate,
-) -> Result<Fit, Vec<Refusal>> {
-    let mut refusals = Vec::new();
-    let mut chosen: Vec<&Package> = Vec::new();
-    let mut sum = 0;
-    let mut batches: Vec<String> = Vec::new();
-    for (i, tag) in tags.iter().enumerate() {
-        let tag = tag.clone();
-        if tags[..i].contains(&tag) {
-            refusals.push(Refusal::Twice { tag });
-            continue;
-        }
-        let Some(p) = found.get(&tag) else {
-            refusals.push(Refusal::Unknown { tag });
-            continue;
-        };
-        if !need.items.contains(&p.item.trim().to_lowercase()) {
-            refusals.push(Refusal::OtherItem {
-                tag,
-                item: p.item.clone(),
-            });
-            continue;
-        }
-        if let Some(r) = p.ineligibility(rules, today) {
-            refusals.push(Refusal::Ineligible {
-                tag,
-                reason: r.word(),
-            });
-            continue;
-        }
-        if let Some(order) = held.get(&tag) {
-            refusals.push(Refusal::AllocatedElsewhere {
-                tag,
-                order: order.clone(),
-            });
-            continue;
-        }
-        match amount(p.quantity, &p.unit).filter(|a| a.measure == need.measure) {
-            None => refusals.push(Refusal::OtherUnit {
-                tag: tag.clone(),
-                unit: p.unit.clone(),
-            }),
-            Some(a) => sum += a.units,
-        }
-        match (batch_of(p), need.batch.as_deref()) {
-            (None, _) => refusals.push(Refusal::NoSingleBatch { tag }),
-            (Some(b), Some(l)) if b != l => refusals.push(Refusal::OtherBatch {
-                tag,
-                batch: b.into(),
-                line_batch: l.into(),
-            }),
-            (Some(b), _) => {
-                if !batches.iter().any(|x| x == b) {
-                    batches.push(b.to_string());
-                }
-            }
-        }
-        chosen.push(p);
-    }
-    if batches.len() > 1 {
-        refusals.push(Refusal::TwoBatches {
-            batches: batches.clone(),
-        });
-    }
-    if refusals.is_empty() && sum != need.units {
-        refusals.push(Refusal::NotExact {
-            sum: show(sum, &need.unit),
-            need: show(need.units, &need.unit),
-        });
-    }
-    if !refusals.is_empty() {
-        return Err(refusals);
-    }
-    Ok(Fit {
-        batch: batches.pop().unwrap_or_default(),
-        near_expiry: chosen
-            .iter()
-            .any(|p| p.expires_soon(rules, today).is_some()),
-        packages: chosen.iter().map(|p| pick_of(p, rules, today)).collect(),
-    })
 }
 
 #[cfg(test)]

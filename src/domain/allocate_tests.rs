@@ -297,6 +297,11 @@ fn the_line_batch_and_what_is_allocated_already_count() {
     assert_eq!(need(&l, None, &[&have]), Ok(None));
     l.quantity = None;
     assert_eq!(need(&l, None, &[]), Err(NeedError::NoQuantity));
+    assert_eq!(
+        need(&l, None, &[&have]),
+        Ok(None),
+        "an import's allocation stands"
+    );
     let mut l = line("1", "Fluid Ounces");
     assert!(matches!(
         need(&l, None, &[]),
