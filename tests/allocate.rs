@@ -2,6 +2,8 @@
 //! SQLite file. Propose, accept, pick what was proposed; refusals in words; the
 //! `--json` shape; a re-import keeps the allocation.
 
+#[path = "support/hub.rs"]
+mod hub;
 #[path = "support/site.rs"]
 mod site;
 
@@ -210,4 +212,57 @@ fn chosen_tags_are_refused_with_the_rule_they_break_and_allocated_when_they_fit(
     assert_eq!(plan(&s, &["--line", "1"])["lines"][0]["state"], "allocated");
     let err = s.fails(&["allocate", "SO-1", "--line", "1", "--tag", P5, P6]);
     assert!(err.contains("fully allocated already"), "{err}");
+}
+
+/// Allocated on the hub, the allocation reaches a device in its next snapshot, the
+/// device picks it, and the device itself refuses to allocate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_on_the_hub_reaches_devices_in_the_snapshot() {
+    let site = hub::Site::new();
+    let dir = site.dir.path();
+    let pkgs = json!([
+        package(P5, "Blue Dream 3.5g", "B3", 15.0, "Each", "2028-06-01"),
+        package(P6, "Blue Dream 3.5g", "B3", 15.0, "Each", "2028-06-01"),
+    ]);
+    let so = order(
+        "SO-A",
+        json!([{"id": 1, "product": {"sku": "X", "name": "Blue Dream 3.5g"},
+            "quantity": "30", "unit_of_measure": "Each", "package_tags": []}]),
+    );
+    std::fs::write(dir.join("p.json"), pkgs.to_string()).unwrap();
+    std::fs::write(dir.join("o.json"), so.to_string()).unwrap();
+    {
+        let mut s = site.hub_store();
+        tagtally::app::import_packages(&mut s, &dir.join("p.json")).unwrap();
+        tagtally::app::import_orders(&mut s, &dir.join("o.json")).unwrap();
+    }
+    let server = hub::TestHub::start(&site.hub_db(), None);
+    let mut device = site.device("vault-1", &server.url()).await;
+    assert_eq!(
+        device.store.find_order("SO-A").unwrap().lines[0].tags,
+        vec![]
+    );
+
+    let today: chrono::NaiveDate = "2026-12-01".parse().unwrap();
+    let rules = tagtally::domain::Rules::default();
+    let plan =
+        tagtally::app::allocate::propose(&mut site.hub_store(), &rules, "SO-A", None, true, today)
+            .unwrap();
+    assert!(matches!(
+        &plan.lines[0].outcome,
+        tagtally::app::allocate::Outcome::Proposed { accepted: true, .. }
+    ));
+
+    device.sync().await.unwrap();
+    let line = device.store.find_order("SO-A").unwrap().lines.remove(0);
+    let tags: Vec<&str> = line.tags.iter().map(|t| t.as_str()).collect();
+    assert_eq!(tags, [P5, P6]);
+    assert_eq!(line.batch.as_deref(), Some("B3"));
+
+    let err =
+        tagtally::app::allocate::propose(&mut device.store, &rules, "SO-A", None, true, today)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("allocate on the hub's database"), "{err}");
+    server.stop();
 }
