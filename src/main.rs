@@ -47,6 +47,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "{msg}")?;
         }
         Command::Pick(a) => cli::floor::pick(&settings, a, &mut out)?,
+        Command::Allocate(a) => cli::allocate::allocate(&settings, a, &mut out)?,
+        Command::Items(cmd) => cli::allocate::items(&settings, cmd, &mut out)?,
         Command::Load(a) => cli::floor::load(&settings, a, &mut out)?,
         Command::Deliver(a) => cli::floor::deliver(&settings, a, &mut out)?,
         Command::Picklist {

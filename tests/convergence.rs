@@ -66,6 +66,7 @@ fn world() -> (PickList, HashMap<MetrcTag, Package>) {
                 archived: None,
                 expiration: None,
                 use_by: None,
+                packaged: None,
                 last_modified: "2026-11-01T00:00:00.000Z".into(),
                 location: None,
                 sublocation: None,

@@ -419,6 +419,7 @@ fn package(label: &str, modified: u32, on_hold: bool) -> Package {
         archived: None,
         expiration: None,
         use_by: None,
+        packaged: None,
         last_modified: format!(
             "2026-11-27T10:{:02}:{:02}.000Z",
             modified / 60,

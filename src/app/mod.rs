@@ -1,6 +1,7 @@
 //! What the commands do, as library functions, so tests drive exactly what users run.
 //! `main.rs` only parses arguments and calls these.
 
+pub mod allocate;
 pub mod decode;
 pub mod docs;
 pub mod pick;

@@ -28,6 +28,13 @@ pub(crate) enum Command {
     Import(Import),
     /// Pick an order: read scanner lines from standard input and answer each one.
     Pick(PickArgs),
+    /// Propose, for each line of ORDER without a full allocation, packages of one
+    /// batch whose quantities sum exactly to the line; --accept records it, --tag
+    /// allocates chosen packages to --line under the same rules.
+    Allocate(AllocateArgs),
+    /// The SKU-to-Metrc-item mapping allocation matches order lines by.
+    #[command(subcommand)]
+    Items(ItemsCommand),
     /// Load picked orders onto a vehicle: read scanner lines from standard input (or
     /// --source) and answer each; or remove a package, show the check, or confirm.
     Load(LoadArgs),
@@ -356,6 +363,36 @@ pub(crate) enum Import {
     /// A LeafLink order (JSON) or an order CSV with header order,buyer,buyer_license,line,sku,batch,tag.
     Order { file: PathBuf },
 }
+/// `tagtally allocate`.
+#[derive(clap::Args)]
+pub(crate) struct AllocateArgs {
+    /// Order number or short id.
+    pub(crate) order: String,
+    /// Only this line (its id, as `pick --short` names it).
+    #[arg(long, value_name = "N")]
+    pub(crate) line: Option<String>,
+    /// The answer as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Record each exact fit proposed (an allocation, logged with the person).
+    #[arg(long, conflicts_with = "tags")]
+    pub(crate) accept: bool,
+    /// Allocate these packages to --line instead of a proposal.
+    #[arg(long = "tag", value_name = "TAG", num_args = 1.., requires = "line")]
+    pub(crate) tags: Vec<String>,
+    #[command(flatten)]
+    pub(crate) who: WhoArgs,
+}
+
+/// `tagtally items`.
+#[derive(Subcommand)]
+pub(crate) enum ItemsCommand {
+    /// Map a platform SKU to the Metrc item name its packages carry.
+    Map { sku: String, item: String },
+    /// Every mapping.
+    List,
+}
+
 /// `tagtally pick`.
 #[derive(clap::Args)]
 pub(crate) struct PickArgs {

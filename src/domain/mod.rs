@@ -4,6 +4,7 @@
 //! and nothing here can fail on IO. A wrong or duplicate scan is an outcome (a
 //! [`Verdict`]), never an `Err`.
 
+pub mod allocate;
 pub mod coa;
 pub mod event;
 pub mod merge;

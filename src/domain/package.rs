@@ -25,6 +25,9 @@ pub struct Package {
     pub archived: Option<NaiveDate>,
     pub expiration: Option<NaiveDate>,
     pub use_by: Option<NaiveDate>,
+    /// `PackagedDate`: the older package goes first among equals (stock rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packaged: Option<NaiveDate>,
     /// `LastModified`, normalised to UTC `YYYY-MM-DDTHH:MM:SS.fffZ` so it sorts as text.
     pub last_modified: String,
     /// Where the package is: Metrc's `LocationName` and `SublocationName` (either may
@@ -187,6 +190,7 @@ pub(crate) mod tests {
             archived: None,
             expiration: None,
             use_by: None,
+            packaged: None,
             last_modified: "2026-01-01T00:00:00.000Z".into(),
             location: None,
             sublocation: None,

@@ -270,6 +270,7 @@ mod tests {
             archived: None,
             expiration: None,
             use_by: None,
+            packaged: None,
             last_modified: "2026-11-01T00:00:00.000Z".into(),
             location: location.map(str::to_string),
             sublocation: sublocation.map(str::to_string),

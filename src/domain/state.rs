@@ -150,7 +150,13 @@ impl PickState {
                 }
             })
             .collect();
-        let complete = !lines.is_empty() && lines.iter().all(|l| l.remaining == 0);
+        // Complete: every line with an allocation fully picked or shorted; an order
+        // with nothing allocated is not complete.
+        let complete = lines.iter().any(|l| l.allocated > 0)
+            && lines
+                .iter()
+                .filter(|l| l.allocated > 0)
+                .all(|l| l.remaining == 0);
         Progress {
             order: list.order.clone(),
             picked: self.picks.len(),

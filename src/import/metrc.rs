@@ -114,6 +114,7 @@ fn package(file: &str, n: usize, v: &Value) -> Result<Package, ImportError> {
         archived: r.date("ArchivedDate")?,
         expiration: r.date("ExpirationDate")?,
         use_by: r.date("UseByDate")?,
+        packaged: r.date("PackagedDate")?,
         last_modified: r.timestamp("LastModified")?,
         location: r.opt_str("LocationName")?,
         sublocation: r.opt_str("SublocationName")?,

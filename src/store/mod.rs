@@ -14,6 +14,7 @@ use tracing::instrument;
 
 use crate::domain::AllocationError;
 
+mod allocate;
 mod coa;
 mod decide;
 mod devices;
@@ -29,6 +30,7 @@ mod people;
 mod receive;
 mod ship;
 mod sync;
+pub use allocate::ItemMapping;
 pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
@@ -67,6 +69,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0010_metrc_writes.sql"),
     ),
     ("0011_coa", include_str!("migrations/0011_coa.sql")),
+    (
+        "0012_allocation",
+        include_str!("migrations/0012_allocation.sql"),
+    ),
 ];
 
 /// What went wrong with the database, said so a person can act on it.

@@ -118,7 +118,21 @@ impl Store {
         let now = now();
         let tx = self.write_tx()?;
         for order in orders {
-            let facts = allocation_facts(&tx, &path, order)?;
+            // A line the import leaves without tags keeps what `tagtally allocate`
+            // put there (unless the import locks it to another batch).
+            let mut order = order.clone();
+            let kept = super::allocate::allocated_here(&tx, &path, &order.number)?;
+            let mut kept_lines = Vec::new();
+            for line in order.lines.iter_mut().filter(|l| l.tags.is_empty()) {
+                if let Some((batch, tags)) = kept.get(&line.id)
+                    && (line.batch.is_none() || line.batch == *batch)
+                {
+                    line.batch.clone_from(batch);
+                    line.tags.clone_from(tags);
+                    kept_lines.push(line.id.clone());
+                }
+            }
+            let facts = allocation_facts(&tx, &path, &order)?;
             let problems = order.check_allocation(&facts);
             if !problems.is_empty() {
                 return Err(StoreError::AllocationRefused {
@@ -126,7 +140,15 @@ impl Store {
                     problems,
                 });
             }
-            write_order(&tx, &path, order, &now)?;
+            write_order(&tx, &path, &order, &now)?;
+            for line in kept_lines {
+                tx.execute(
+                    "UPDATE allocations SET source = 'allocate'
+                     WHERE order_number = ?1 AND line_id = ?2",
+                    params![order.number, line],
+                )
+                .map_err(err)?;
+            }
         }
         tx.commit().map_err(err)?;
         Ok(())

@@ -42,9 +42,9 @@ impl Store {
                     "INSERT INTO packages (label, item, quantity, unit, batch, source_batches,
                         lab_state, on_hold, on_recall, on_investigation, finished, archived_date,
                         expiration_date, use_by_date, last_modified, imported_at, change_seq,
-                        location, sublocation, metrc_id)
+                        location, sublocation, metrc_id, packaged_date)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19, ?20)
+                        ?17, ?18, ?19, ?20, ?21)
                      ON CONFLICT (label) DO UPDATE SET item = excluded.item,
                         quantity = excluded.quantity, unit = excluded.unit, batch = excluded.batch,
                         source_batches = excluded.source_batches, lab_state = excluded.lab_state,
@@ -55,7 +55,8 @@ impl Store {
                         use_by_date = excluded.use_by_date, last_modified = excluded.last_modified,
                         imported_at = excluded.imported_at, change_seq = excluded.change_seq,
                         location = excluded.location, sublocation = excluded.sublocation,
-                        metrc_id = coalesce(excluded.metrc_id, packages.metrc_id)",
+                        metrc_id = coalesce(excluded.metrc_id, packages.metrc_id),
+                        packaged_date = excluded.packaged_date",
                 )
                 .map_err(err)?;
             // The package cursor: numbered in this transaction, so in commit order.
@@ -103,6 +104,7 @@ impl Store {
                         p.location,
                         p.sublocation,
                         p.metrc_id,
+                        p.packaged.map(|d| d.to_string()),
                     ])
                     .map_err(err)?;
                 // The hub's COA fact, as a device receives it with the package; a
@@ -177,17 +179,21 @@ impl Store {
     }
 }
 
+/// How many columns [`PACKAGE_COLUMNS`] names (a query may read more after them).
+pub(super) const PACKAGE_COLUMN_COUNT: usize = 20;
+
 pub(super) const PACKAGE_COLUMNS: &str =
     "label, item, quantity, unit, batch, source_batches, lab_state,
     on_hold, on_recall, on_investigation, finished, archived_date, expiration_date,
     use_by_date, last_modified, location, sublocation, metrc_id,
-    (SELECT fact FROM package_coa WHERE package_coa.tag = packages.label)";
+    (SELECT fact FROM package_coa WHERE package_coa.tag = packages.label), packaged_date";
 
 /// A package row; the inner error names a stored value that does not parse.
 pub(super) fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> {
     let label: String = r.get(0)?;
     let sources: String = r.get(5)?;
     let dates: [Option<String>; 3] = [r.get(11)?, r.get(12)?, r.get(13)?];
+    let packaged: Option<String> = r.get(19)?;
     let build = || -> Result<Package, String> {
         let date = |d: &Option<String>| {
             d.as_deref()
@@ -213,6 +219,7 @@ pub(super) fn package_row(r: &Row) -> rusqlite::Result<Result<Package, String>> 
             archived: date(&dates[0])?,
             expiration: date(&dates[1])?,
             use_by: date(&dates[2])?,
+            packaged: date(&packaged)?,
             last_modified: r.get(14).map_err(|e| e.to_string())?,
             location: r.get(15).map_err(|e| e.to_string())?,
             sublocation: r.get(16).map_err(|e| e.to_string())?,
@@ -277,6 +284,7 @@ mod tests {
             archived: None,
             expiration: None,
             use_by: None,
+            packaged: None,
             last_modified: modified.into(),
             location: location.map(str::to_string),
             sublocation: location.map(|_| "Shelf 3".to_string()),

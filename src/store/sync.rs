@@ -11,7 +11,7 @@ use tracing::instrument;
 
 use super::events::{EVENT_COLUMNS, event_row};
 use super::orders::read_order;
-use super::packages::{PACKAGE_COLUMNS, package_row};
+use super::packages::{PACKAGE_COLUMN_COUNT, PACKAGE_COLUMNS, package_row};
 use super::{Store, StoreError, classify, now};
 use crate::domain::{Event, EventKind, Order, Package};
 use crate::tag::MetrcTag;
@@ -278,7 +278,9 @@ impl Store {
             .map_err(&err)?;
         let mut cursor = since;
         let rows = st
-            .query_map([since], |r| Ok((package_row(r)?, r.get::<_, i64>(19)?)))
+            .query_map([since], |r| {
+                Ok((package_row(r)?, r.get::<_, i64>(PACKAGE_COLUMN_COUNT)?))
+            })
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
