@@ -12,7 +12,9 @@ use toml::{Table, Value};
 use crate::domain::Rules;
 use crate::tag::TagParser;
 
+mod licenses;
 mod metrc;
+pub use licenses::{LicenseSettings, PRESETS as LICENSE_PRESETS};
 pub use metrc::{MetrcSettings, Secret};
 
 /// The shipped defaults, compiled in; a test checks they equal [`Settings::default`].
@@ -31,6 +33,7 @@ pub struct Settings {
     pub people: PeopleSettings,
     pub ship: ShipSettings,
     pub metrc: MetrcSettings,
+    pub licenses: LicenseSettings,
     pub log: LogSettings,
 }
 

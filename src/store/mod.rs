@@ -20,6 +20,7 @@ mod devices;
 mod durability;
 mod events;
 mod identity;
+mod licenses;
 mod metrc;
 #[cfg(test)]
 mod migration_tests;
@@ -33,6 +34,7 @@ pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
 pub use durability::Durability;
+pub use licenses::RegisterSummary;
 pub use metrc::{MetrcDelivery, MetrcWrite, WriteState};
 pub use orders::OrderSummary;
 pub use packages::PackageImport;
@@ -67,6 +69,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0010_metrc_writes.sql"),
     ),
     ("0011_coa", include_str!("migrations/0011_coa.sql")),
+    // Numbered 0012 on its branch; renumbered at merge after the other 0012.
+    (
+        "0012_licenses",
+        include_str!("migrations/0012_licenses.sql"),
+    ),
 ];
 
 /// What went wrong with the database, said so a person can act on it.
@@ -114,6 +121,8 @@ pub enum StoreError {
         why: String,
         what: &'static str,
     },
+    #[error("{0}")]
+    LicenseHold(String),
     #[error("database {path}: {source}")]
     Sql {
         path: PathBuf,
@@ -131,6 +140,8 @@ pub struct Store {
     seen_version: Option<i64>,
     /// Who is signed in: recorded on every event appended here.
     person: Option<String>,
+    /// `[licenses] require`: the license check applies without a register.
+    license_required: bool,
 }
 
 impl Store {
@@ -150,6 +161,7 @@ impl Store {
             device: String::new(),
             seen_version: None,
             person: None,
+            license_required: false,
         };
         store.setup(busy_timeout)?;
         Ok(store)
