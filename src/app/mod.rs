@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod docs;
+pub mod license;
 pub mod pick;
 pub mod picklist;
 pub mod receipt;
@@ -114,6 +115,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
     if let Some(id) = &settings.device.id {
         store.claim_device_id(id)?;
     }
+    store.set_license_required(settings.licenses.require);
     Ok(store)
 }
 

@@ -170,6 +170,9 @@ pub(crate) enum Command {
     Metrc(MetrcCommand),
     /// Serve an emulated Metrc (for a demo or a test) from a package file.
     MetrcEmulator(EmulatorArgs),
+    /// The state's license register and orders on license hold (docs/licenses.md).
+    #[command(subcommand)]
+    Licenses(super::licenses::LicensesCommand),
     /// Write the COA PDFs of an order's batches into a folder, reading from Metrc
     /// (when [metrc] is set up) any not stored yet. Exits 1 if a batch has none.
     Coa {

@@ -3,4 +3,5 @@
 
 pub(crate) mod args;
 pub(crate) mod floor;
+pub(crate) mod licenses;
 pub(crate) mod metrc;
