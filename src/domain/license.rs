@@ -39,6 +39,15 @@ pub struct Entry {
     pub expires: Option<NaiveDate>,
 }
 
+/// The register as the hub sends it to devices in its snapshot: when it was
+/// imported on the hub, and its entries for the buyer licenses of the open orders
+/// (a license the hub's register does not list is absent, so unknown here too).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterFacts {
+    pub imported_at: String,
+    pub entries: Vec<Entry>,
+}
+
 /// One license of a register file, with the line of the file it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisterRow {

@@ -7,11 +7,13 @@ use rusqlite::{OptionalExtension, params};
 use tracing::instrument;
 
 use super::{Store, StoreError, classify, now};
-use crate::domain::license::{self, Entry, Facts, RegisterRow, Standing};
+use crate::domain::license::{self, Entry, Facts, RegisterFacts, RegisterRow, Standing};
 use crate::domain::{EventKind, Order, Stage, counted};
 
 /// The `meta` key set by each register import (its time).
 const IMPORTED_AT: &str = "licenses_imported_at";
+/// On a device: the register facts last taken from the hub, as JSON.
+const FROM_HUB: &str = "licenses_from_hub";
 
 /// What the register holds, for `tagtally licenses show`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -188,5 +190,53 @@ impl Store {
                 Stage::Deliver => "delivered",
             }
         )))
+    }
+
+    /// The hub: the register facts devices need, for the buyer licenses of `orders`
+    /// (`None` while the hub has no register).
+    pub fn register_facts_for(
+        &self,
+        orders: &[Order],
+    ) -> Result<Option<RegisterFacts>, StoreError> {
+        let Some(imported_at) = self.meta(IMPORTED_AT)? else {
+            return Ok(None);
+        };
+        let mut entries = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for o in orders {
+            let Some(l) = o.buyer_license.as_deref().filter(|l| !l.trim().is_empty()) else {
+                continue;
+            };
+            if seen.insert(license::normalise(l))
+                && let Some(e) = self.license_entry(l)?
+            {
+                entries.push(e);
+            }
+        }
+        entries.sort_by(|a, b| a.number.cmp(&b.number));
+        Ok(Some(RegisterFacts {
+            imported_at,
+            entries,
+        }))
+    }
+
+    /// A device: take the hub's register facts as the register here (replacing it),
+    /// unless they are what was taken last time (no write, no wake-up of a session).
+    pub fn apply_hub_register(&mut self, facts: &RegisterFacts) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(facts).expect("register facts serialise");
+        if self.meta(FROM_HUB)?.as_deref() == Some(json.as_str()) {
+            return Ok(false);
+        }
+        let rows: Vec<RegisterRow> = facts
+            .entries
+            .iter()
+            .map(|e| RegisterRow {
+                row: 0,
+                entry: e.clone(),
+            })
+            .collect();
+        self.import_licenses(&rows, "hub")?;
+        self.set_meta(&[(IMPORTED_AT, &facts.imported_at), (FROM_HUB, &json)])?;
+        Ok(true)
     }
 }
