@@ -320,3 +320,26 @@ fn the_new_york_preset_reads_the_state_list() {
     let err = site.fails(&["licenses", "import", &f, "--preset", "xx"]);
     assert!(err.contains("ny-ocm"), "{err}");
 }
+
+#[test]
+fn leaflinks_license_inactive_holds_even_without_a_register() {
+    let site = Site::demo();
+    let json = std::fs::read_to_string(demo_file("orders.json")).unwrap();
+    let flagged = json.replacen(
+        &format!("\"license_number\": \"{L1002}\""),
+        &format!("\"license_number\": \"{L1002}\", \"license_inactive\": true"),
+        1,
+    );
+    assert_ne!(flagged, json);
+    let f = site.file("flagged.json", flagged);
+    site.ok(&["import", "order", &f]);
+    let s = site.ok(&["status", "SO-1002"]);
+    assert!(
+        s.contains(&format!("LeafLink says buyer license {L1002} is inactive")),
+        "{s}"
+    );
+    let err = site.fails(&["pick", "SO-1002"]);
+    assert!(err.contains("cannot be picked"), "{err}");
+    // The other order is not checked: no register is imported.
+    assert!(!site.ok(&["status", "SO-1001"]).contains("license"));
+}

@@ -64,6 +64,9 @@ pub struct Facts {
     pub required: bool,
     /// The register's entry for the order's buyer license, if any.
     pub entry: Option<Entry>,
+    /// The ordering platform says the license is inactive (LeafLink
+    /// `license_inactive`): held even where no register is imported.
+    pub platform_inactive: bool,
 }
 
 /// Why an order is on license hold.
@@ -78,6 +81,8 @@ pub enum Problem {
     Unknown { license: String },
     /// Listed, with a status that is not active.
     Inactive { license: String, status: String },
+    /// The ordering platform (LeafLink) says it is inactive.
+    PlatformInactive { license: String },
     /// Listed, but its expiration date has passed.
     Expired { license: String, on: NaiveDate },
 }
@@ -90,6 +95,7 @@ impl Problem {
             Problem::Unknown { .. } => "unknown",
             Problem::Inactive { .. } => "inactive",
             Problem::Expired { .. } => "expired",
+            Problem::PlatformInactive { .. } => "inactive_on_leaflink",
         }
     }
 }
@@ -110,6 +116,9 @@ impl fmt::Display for Problem {
                 f,
                 "buyer license {license} is {status:?} in the state's license register, not active"
             ),
+            Problem::PlatformInactive { license } => {
+                write!(f, "LeafLink says buyer license {license} is inactive")
+            }
             Problem::Expired { license, on } => {
                 write!(f, "buyer license {license} expired on {on}")
             }
@@ -189,6 +198,11 @@ pub fn problem(license: Option<&str>, facts: &Facts, today: NaiveDate) -> Option
     let Some(license) = license else {
         return Some(Problem::NoLicense);
     };
+    if facts.platform_inactive {
+        return Some(Problem::PlatformInactive {
+            license: license.to_string(),
+        });
+    }
     if !facts.register_loaded {
         return Some(Problem::NoRegister);
     }
@@ -220,7 +234,7 @@ pub fn standing(
     release: Option<Release>,
     today: NaiveDate,
 ) -> Standing {
-    if !facts.register_loaded && !facts.required {
+    if !facts.register_loaded && !facts.required && !facts.platform_inactive {
         return Standing::NotChecked;
     }
     match (problem(license, facts, today), release) {
@@ -297,6 +311,7 @@ mod tests {
             register_loaded: true,
             required: false,
             entry,
+            platform_inactive: false,
         };
         let lic = Some("C10-0000001-LIC");
         type Case<'a> = (&'a str, Option<&'a str>, Facts, Option<&'a str>);
@@ -358,6 +373,24 @@ mod tests {
                     ..Facts::default()
                 },
                 Some("no_register"),
+            ),
+            (
+                "inactive on LeafLink, no register",
+                lic,
+                Facts {
+                    platform_inactive: true,
+                    ..Facts::default()
+                },
+                Some("inactive_on_leaflink"),
+            ),
+            (
+                "inactive on LeafLink, active in the register",
+                lic,
+                Facts {
+                    platform_inactive: true,
+                    ..loaded(entry("Active", true, None))
+                },
+                Some("inactive_on_leaflink"),
             ),
         ];
         for (name, license, facts, want) in cases {

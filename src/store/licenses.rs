@@ -145,8 +145,9 @@ impl Store {
                 Some(l) if !l.trim().is_empty() => self.license_entry(l)?,
                 _ => None,
             },
+            platform_inactive: order.buyer_license_inactive,
         };
-        if !facts.register_loaded && !facts.required {
+        if !facts.register_loaded && !facts.required && !facts.platform_inactive {
             return Ok(Standing::NotChecked);
         }
         let events = counted(self.events_for_order(&order.number)?);

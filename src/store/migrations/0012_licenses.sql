@@ -16,6 +16,9 @@ CREATE TABLE license_register (
     row      INTEGER NOT NULL
 ) STRICT;
 
+-- LeafLink's own word that the buyer's license is inactive (customer.license_inactive).
+ALTER TABLE orders ADD COLUMN buyer_license_inactive INTEGER NOT NULL DEFAULT 0;
+
 -- SQLite cannot alter a CHECK constraint: the event log is copied into a new table
 -- with the same ids, as 0008 did; the append-only triggers and the indexes are made
 -- again below.
