@@ -118,6 +118,9 @@ fn an_inactive_license_is_held_listed_refused_once_and_released_by_a_supervisor(
         "{err}"
     );
     assert_eq!(refusals(&site, "SO-1002"), 1);
+    // Tried again with nothing new: refused again, no second event.
+    site.fails(&["pick", "SO-1002"]);
+    assert_eq!(refusals(&site, "SO-1002"), 1);
     let e: String = site.sql("SELECT detail FROM events WHERE kind = 'license_refused'");
     assert!(e.contains("\"stage\":\"pick\""), "{e}");
     // The other order picks.

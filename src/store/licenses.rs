@@ -160,8 +160,11 @@ impl Store {
         ))
     }
 
-    /// `Ok` unless `order` is on license hold; then one `license_refused` event is
-    /// recorded for `stage` and the refusal says why and what to do.
+    /// `Ok` unless `order` is on license hold; then the refusal says why and what to
+    /// do, and a `license_refused` event is recorded for `stage`: one per run of the
+    /// same refusal (when this device's last event on the order is that same
+    /// refusal, nothing new is recorded), so a station whose every scan tries to open
+    /// the held order, or a command run again, does not fill the log.
     pub fn refuse_if_license_held(
         &mut self,
         order: &Order,
@@ -176,13 +179,29 @@ impl Store {
         else {
             return Ok(());
         };
-        self.append(
-            &order.number,
-            EventKind::LicenseRefused {
-                stage,
-                why: why.clone(),
-            },
-        )?;
+        let kind = EventKind::LicenseRefused {
+            stage,
+            why: why.clone(),
+        };
+        let last: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT kind, detail FROM events WHERE order_number = ?1 AND device = ?2
+                 ORDER BY seq DESC LIMIT 1",
+                [&order.number, &self.device],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        let again = last.is_some_and(|(k, detail)| {
+            k == kind.word()
+                && detail
+                    .and_then(|d| serde_json::from_str::<EventKind>(&d).ok())
+                    .is_some_and(|d| d == kind)
+        });
+        if !again {
+            self.append(&order.number, kind)?;
+        }
         Err(StoreError::LicenseHold(format!(
             "{why}; it cannot be {}",
             match stage {
