@@ -142,6 +142,7 @@ fn main() {
         status: OrderStatus("Accepted".into()),
         buyer: "Bench".into(),
         buyer_license: None,
+        buyer_license_inactive: false,
         ship_date: None,
         delivery_address: None,
         lines: vec![line("96")],

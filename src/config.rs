@@ -13,8 +13,10 @@ use crate::domain::Rules;
 use crate::tag::TagParser;
 
 mod leaflink;
-mod metrc;
 pub use leaflink::LeafLinkSettings;
+mod licenses;
+mod metrc;
+pub use licenses::{LicenseSettings, PRESETS as LICENSE_PRESETS};
 pub use metrc::{MetrcSettings, Secret};
 
 /// The shipped defaults, compiled in; a test checks they equal [`Settings::default`].
@@ -34,6 +36,7 @@ pub struct Settings {
     pub ship: ShipSettings,
     pub metrc: MetrcSettings,
     pub leaflink: LeafLinkSettings,
+    pub licenses: LicenseSettings,
     pub log: LogSettings,
 }
 

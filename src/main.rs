@@ -282,8 +282,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let receipt =
                 app::receipt::receipt(&store, &order, settings.metrc.is_set(), chrono::Utc::now())?;
             let coa_gaps = app::picklist::coa_gaps(&store, &order, &settings)?;
+            let (lic_order, license) = app::license::standing(&store, &order)?;
             if json {
                 let mut v = serde_json::to_value(&p)?;
+                v["license"] = serde_json::to_value(&license)?;
                 let left: Vec<_> = pulls.iter().filter(|p| p.to_pull()).collect();
                 v["to_pull"] = serde_json::to_value(&left)?;
                 v["next"] = serde_json::to_value(tagtally::domain::pull::next(&pulls, None))?;
@@ -294,6 +296,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out)?;
             } else {
                 app::print_progress(&p, &mut out)?;
+                if let Some(line) = license.sentence(&lic_order.number) {
+                    writeln!(out, "{line}")?;
+                }
                 for g in &coa_gaps {
                     writeln!(out, "{}", g.sentence())?;
                 }
@@ -328,24 +333,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = app::open_store(&settings)?;
             let orders = store.open_orders()?;
             if json {
-                let rows: Vec<_> = orders
-                    .iter()
-                    .map(|o| {
+                let mut rows = Vec::new();
+                for o in &orders {
+                    let (_, license) = app::license::standing(&store, &o.number)?;
+                    rows.push(
                         serde_json::json!({"number": o.number, "short_id": o.short_id,
-                            "buyer": o.buyer, "status": o.status, "ship_date": o.ship_date,
-                            "total": o.total, "picked": o.picked,
-                            "others_picking": o.others_picking})
-                    })
-                    .collect();
+                        "buyer": o.buyer, "status": o.status, "ship_date": o.ship_date,
+                        "total": o.total, "picked": o.picked,
+                        "others_picking": o.others_picking, "license": license}),
+                    );
+                }
                 serde_json::to_writer(&mut out, &rows)?;
                 writeln!(out)?;
             } else {
                 for o in orders {
-                    let others = if o.others_picking.is_empty() {
+                    let (_, license) = app::license::standing(&store, &o.number)?;
+                    let mut others = if o.others_picking.is_empty() {
                         String::new()
                     } else {
                         format!("  also picking: {}", o.others_picking.join(", "))
                     };
+                    if let Some(note) = app::license::list_note(&license) {
+                        others = format!("  {note}{others}");
+                    }
                     writeln!(
                         out,
                         "{:<12} {:<10} {:<28} {:<10} ship {:<10} {}/{} picked{others}",
@@ -397,6 +407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "{}", file.display())?;
         }
         Command::Metrc(cmd) => cli::metrc::run(&settings, cmd, &mut out)?,
+        Command::Licenses(cmd) => cli::licenses::run(&settings, cmd, &mut out)?,
         Command::MetrcEmulator(a) => cli::metrc::emulator(a, &mut out)?,
         Command::Leaflink(cmd) => cli::leaflink::run(&settings, cmd, &mut out)?,
         Command::LeaflinkEmulator(a) => cli::leaflink::emulator(a, &mut out)?,

@@ -91,6 +91,7 @@ fn world() -> (PickList, HashMap<MetrcTag, Package>) {
         status: OrderStatus("Accepted".into()),
         buyer: "Green Door".into(),
         buyer_license: None,
+        buyer_license_inactive: false,
         ship_date: None,
         delivery_address: None,
         lines: vec![line("1", &[0, 1, 2]), line("2", &[3, 4, 5])],

@@ -4,6 +4,7 @@
 pub mod allocate;
 pub mod decode;
 pub mod docs;
+pub mod license;
 pub mod pick;
 pub mod picklist;
 pub mod receipt;
@@ -115,6 +116,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
     if let Some(id) = &settings.device.id {
         store.claim_device_id(id)?;
     }
+    store.set_license_required(settings.licenses.require);
     Ok(store)
 }
 

@@ -68,6 +68,11 @@ impl<'s> PickSession<'s> {
     ) -> Result<Self, StoreError> {
         let order = store.find_order(order)?;
         store.check_open(&order, "picked")?;
+        store.refuse_if_license_held(
+            &order,
+            crate::domain::Stage::Pick,
+            Local::now().date_naive(),
+        )?;
         let f = Follow::open(store, order, WalkOrder::default())?;
         Ok(PickSession {
             store,

@@ -106,6 +106,7 @@ impl<'s> LoadSession<'s> {
                 continue;
             }
             store.check_open(&order, "loaded")?;
+            store.refuse_if_license_held(&order, Stage::Load, Local::now().date_naive())?;
             let o = store.shipment_of(&order)?;
             can_load(&o)?;
             orders.push(o);
@@ -268,6 +269,8 @@ impl<'s> LoadSession<'s> {
             self.store.device_id()
         );
         let mut events = ship::confirm_events(&self.orders, &load, driver, vehicle)?;
+        // The buyer's license again: the register may have changed since the load opened.
+        super::license::recheck(self.store, &self.orders)?;
         // The facts may have changed since each package was scanned (a hold or recall
         // synced meanwhile): nothing blocked leaves on the vehicle.
         let today = Local::now().date_naive();
@@ -352,6 +355,7 @@ impl<'s> DeliverySession<'s> {
             }
             .into());
         }
+        store.refuse_if_license_held(&order, Stage::Deliver, Local::now().date_naive())?;
         let LoadOrder { list, ship, .. } = store.shipment_of(&order)?;
         can_deliver(&list, &ship)?;
         Ok(DeliverySession {

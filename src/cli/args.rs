@@ -182,6 +182,9 @@ pub(crate) enum Command {
     Leaflink(LeafLinkCommand),
     /// Serve an emulated LeafLink (for a demo or a test) from an order file.
     LeaflinkEmulator(LeafLinkEmulatorArgs),
+    /// The state's license register and orders on license hold (docs/licenses.md).
+    #[command(subcommand)]
+    Licenses(super::licenses::LicensesCommand),
     /// Write the COA PDFs of an order's batches into a folder, reading from Metrc
     /// (when [metrc] is set up) any not stored yet. Exits 1 if a batch has none.
     Coa {

@@ -5,4 +5,5 @@ pub(crate) mod allocate;
 pub(crate) mod args;
 pub(crate) mod floor;
 pub(crate) mod leaflink;
+pub(crate) mod licenses;
 pub(crate) mod metrc;

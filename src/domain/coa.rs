@@ -156,6 +156,7 @@ mod tests {
             status: OrderStatus("Accepted".into()),
             buyer: "Buyer".into(),
             buyer_license: None,
+            buyer_license_inactive: false,
             ship_date: None,
             delivery_address: None,
             lines: lines

@@ -136,6 +136,12 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         reason: String,
     },
+    /// A supervisor releases the order from its license hold
+    /// ([`super::license`]): the buyer license it names is let through, with why.
+    LicenseRelease { license: String, reason: String },
+    /// A flow refused the order because it is on license hold: one event each time
+    /// a session would open (not one per scan).
+    LicenseRefused { stage: Stage, why: String },
 }
 
 /// The three hand-offs a package is scanned at.
@@ -286,6 +292,8 @@ impl EventKind {
             EventKind::DeliverFinish { .. } => "deliver_finish",
             EventKind::Hold { .. } => "hold",
             EventKind::Ruling { .. } => "ruling",
+            EventKind::LicenseRelease { .. } => "license_release",
+            EventKind::LicenseRefused { .. } => "license_refused",
         }
     }
 
@@ -302,7 +310,9 @@ impl EventKind {
             | EventKind::LoadConfirm(_)
             | EventKind::DeliverFinish { .. }
             | EventKind::Hold { .. }
-            | EventKind::Ruling { .. } => None,
+            | EventKind::Ruling { .. }
+            | EventKind::LicenseRelease { .. }
+            | EventKind::LicenseRefused { .. } => None,
         }
     }
 

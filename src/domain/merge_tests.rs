@@ -32,6 +32,7 @@ fn world() -> (PickList, HashMap<MetrcTag, Package>) {
         status: OrderStatus("Accepted".into()),
         buyer: "Green Door".into(),
         buyer_license: None,
+        buyer_license_inactive: false,
         ship_date: None,
         lines: vec![Line {
             unit_price_cents: None,

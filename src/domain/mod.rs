@@ -7,6 +7,7 @@
 pub mod allocate;
 pub mod coa;
 pub mod event;
+pub mod license;
 pub mod merge;
 pub mod order;
 pub mod package;

@@ -19,6 +19,10 @@ pub struct Order {
     pub status: OrderStatus,
     pub buyer: String,
     pub buyer_license: Option<String>,
+    /// The platform says the buyer's license is inactive (LeafLink
+    /// `customer.license_inactive`): a license hold whatever the register says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub buyer_license_inactive: bool,
     pub ship_date: Option<String>,
     /// Where it goes (LeafLink `delivery_address`), for the manifest's planned route.
     #[serde(default)]
@@ -296,6 +300,7 @@ mod tests {
             status: OrderStatus("Accepted".into()),
             buyer: "Green Door".into(),
             buyer_license: Some("C10-0000001-LIC".into()),
+            buyer_license_inactive: false,
             ship_date: None,
             lines,
         }

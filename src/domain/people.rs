@@ -41,7 +41,13 @@ impl Role {
             EventKind::Undo { .. }
             | EventKind::Remove { .. }
             | EventKind::Hold { .. }
-            | EventKind::Ruling { .. } => Role::Supervisor,
+            | EventKind::Ruling { .. }
+            | EventKind::LicenseRelease { .. } => Role::Supervisor,
+            EventKind::LicenseRefused { stage, .. } => match stage {
+                super::event::Stage::Pick => Role::Picker,
+                super::event::Stage::Load => Role::Loader,
+                super::event::Stage::Deliver => Role::Driver,
+            },
             EventKind::LoadScan { .. } | EventKind::LoadConfirm(_) => Role::Loader,
             EventKind::DeliverScan { .. }
             | EventKind::Decision { .. }

@@ -478,6 +478,7 @@ mod tests {
             status: OrderStatus("Accepted".into()),
             buyer: "Green Door".into(),
             buyer_license: None,
+            buyer_license_inactive: false,
             ship_date: None,
             lines: vec![
                 Line {

@@ -682,6 +682,7 @@ mod tests {
             status: OrderStatus("Accepted".into()),
             buyer: "Buyer".into(),
             buyer_license: Some("C10-0000001-LIC".into()),
+            buyer_license_inactive: false,
             ship_date: None,
             delivery_address: None,
             lines: lines

@@ -52,6 +52,10 @@ pub struct Snapshot {
     /// acknowledged, the hub was restored from a backup.
     #[serde(default)]
     pub your_last_seq: Option<i64>,
+    /// The license register's facts for the open orders' buyer licenses, so devices
+    /// hold orders on license hold offline; absent while the hub has no register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<crate::domain::license::RegisterFacts>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -178,9 +178,9 @@ async fn snapshot(
 ) -> Result<Json<Snapshot>, ApiError> {
     hub.with(move |inner, _| {
         let last = inner.store.last_event_ids()?;
-        let orders = inner
-            .store
-            .open_orders_full()?
+        let full = inner.store.open_orders_full()?;
+        let licenses = inner.store.register_facts_for(&full)?;
+        let orders = full
             .into_iter()
             .map(|order| OrderSnapshot {
                 last_event: last.get(&order.number).copied().unwrap_or(0),
@@ -198,6 +198,7 @@ async fn snapshot(
                 Some(id) => Some(inner.store.last_seq_of(id)?),
                 None => None,
             },
+            licenses,
         }))
     })
     .await

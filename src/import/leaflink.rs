@@ -53,14 +53,20 @@ fn order(file: &str, n: usize, v: &Value) -> Result<Order, ImportError> {
         .unwrap_or_default();
     let r = Record::new(file, format!("order {n}{hint}"), v)?;
     let number = r.str("number")?;
-    let (buyer, buyer_license) = match r.get("customer") {
-        None => (String::new(), None),
+    let (buyer, buyer_license, buyer_license_inactive) = match r.get("customer") {
+        None => (String::new(), None, false),
         Some(Value::Object(_)) => {
             let c = Record::new(file, r.what.clone(), &r.obj["customer"])?;
             let name = c.opt_str("display_name")?.or(c.opt_str("name")?);
-            (name.unwrap_or_default(), c.opt_str("license_number")?)
+            // `license_inactive`: LeafLink's own word that the license is inactive.
+            let inactive = c.get("license_inactive").and_then(Value::as_bool) == Some(true);
+            (
+                name.unwrap_or_default(),
+                c.opt_str("license_number")?,
+                inactive,
+            )
         }
-        Some(Value::Number(id)) => (format!("customer {id}"), None),
+        Some(Value::Number(id)) => (format!("customer {id}"), None, false),
         Some(other) => {
             return Err(r.err(
                 "customer",
@@ -88,6 +94,7 @@ fn order(file: &str, n: usize, v: &Value) -> Result<Order, ImportError> {
         status: OrderStatus(r.str("status")?),
         buyer,
         buyer_license,
+        buyer_license_inactive,
         ship_date: r.opt_str("ship_date")?,
         delivery_address: address(&r)?,
         lines,

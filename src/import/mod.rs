@@ -5,6 +5,7 @@
 //! result in one transaction, so a refused file changes nothing.
 
 pub mod leaflink;
+pub mod licenses;
 pub mod metrc;
 pub mod order_csv;
 

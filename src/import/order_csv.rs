@@ -99,6 +99,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Order>, ImportError> {
                     status: OrderStatus("Accepted".into()),
                     buyer: get("buyer"),
                     buyer_license: opt(get("buyer_license")),
+                    buyer_license_inactive: false,
                     ship_date: None,
                     delivery_address: get_opt(address_col),
                     lines: vec![],

@@ -115,7 +115,8 @@ pub(super) fn event_row(r: &Row) -> rusqlite::Result<Result<Event, String>> {
                 tag: tag?.ok_or_else(|| bad("remove without tag"))?,
                 reason: note.unwrap_or_default(),
             },
-            "load_confirm" | "decision" | "deliver_finish" | "hold" | "ruling" => {
+            "load_confirm" | "decision" | "deliver_finish" | "hold" | "ruling"
+            | "license_release" | "license_refused" => {
                 serde_json::from_str(detail.as_deref().unwrap_or(""))
                     .map_err(|e| bad(&format!("{kind}: {e}")))?
             }

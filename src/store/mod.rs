@@ -21,6 +21,7 @@ mod devices;
 mod durability;
 mod events;
 mod identity;
+mod licenses;
 mod metrc;
 #[cfg(test)]
 mod migration_tests;
@@ -35,6 +36,7 @@ pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
 pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
 pub use durability::Durability;
+pub use licenses::RegisterSummary;
 pub use metrc::{MetrcDelivery, MetrcWrite, WriteState};
 pub use orders::OrderSummary;
 pub use packages::PackageImport;
@@ -72,6 +74,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0012_allocation",
         include_str!("migrations/0012_allocation.sql"),
+    ),
+    (
+        "0013_licenses",
+        include_str!("migrations/0013_licenses.sql"),
     ),
 ];
 
@@ -120,6 +126,8 @@ pub enum StoreError {
         why: String,
         what: &'static str,
     },
+    #[error("{0}")]
+    LicenseHold(String),
     #[error("database {path}: {source}")]
     Sql {
         path: PathBuf,
@@ -137,6 +145,8 @@ pub struct Store {
     seen_version: Option<i64>,
     /// Who is signed in: recorded on every event appended here.
     person: Option<String>,
+    /// `[licenses] require`: the license check applies without a register.
+    license_required: bool,
 }
 
 impl Store {
@@ -156,6 +166,7 @@ impl Store {
             device: String::new(),
             seen_version: None,
             person: None,
+            license_required: false,
         };
         store.setup(busy_timeout)?;
         Ok(store)

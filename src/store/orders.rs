@@ -256,11 +256,13 @@ pub(super) fn write_order(
     .map_err(err)?;
     tx.execute(
         "INSERT INTO orders (number, short_id, status, is_open, buyer, buyer_license,
-            ship_date, imported_at, delivery_address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            ship_date, imported_at, delivery_address, buyer_license_inactive)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (number) DO UPDATE SET short_id = excluded.short_id,
             status = excluded.status, is_open = excluded.is_open, buyer = excluded.buyer,
             buyer_license = excluded.buyer_license, ship_date = excluded.ship_date,
-            imported_at = excluded.imported_at, delivery_address = excluded.delivery_address",
+            imported_at = excluded.imported_at, delivery_address = excluded.delivery_address,
+            buyer_license_inactive = excluded.buyer_license_inactive",
         params![
             order.number,
             order.short_id,
@@ -270,7 +272,8 @@ pub(super) fn write_order(
             order.buyer_license,
             order.ship_date,
             at,
-            order.delivery_address
+            order.delivery_address,
+            order.buyer_license_inactive
         ],
     )
     .map_err(err)?;
@@ -310,9 +313,10 @@ pub(super) fn read_order(
     number: &str,
 ) -> Result<Order, StoreError> {
     let err = |e| classify(path, e);
-    let (short_id, status, buyer, buyer_license, ship_date, delivery_address) = conn
+    let (short_id, status, buyer, buyer_license, ship_date, delivery_address, inactive) = conn
         .query_row(
-            "SELECT short_id, status, buyer, buyer_license, ship_date, delivery_address
+            "SELECT short_id, status, buyer, buyer_license, ship_date, delivery_address,
+                buyer_license_inactive
              FROM orders WHERE number = ?1",
             [number],
             |r| {
@@ -323,6 +327,7 @@ pub(super) fn read_order(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
@@ -374,6 +379,7 @@ pub(super) fn read_order(
         status: OrderStatus(status),
         buyer,
         buyer_license,
+        buyer_license_inactive: inactive,
         ship_date,
         delivery_address,
         lines,

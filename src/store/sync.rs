@@ -83,7 +83,9 @@ pub(super) fn insert_event(tx: &rusqlite::Connection, e: &Event) -> rusqlite::Re
         EventKind::LoadConfirm(_)
         | EventKind::DeliverFinish { .. }
         | EventKind::Hold { .. }
-        | EventKind::Ruling { .. } => Columns {
+        | EventKind::Ruling { .. }
+        | EventKind::LicenseRelease { .. }
+        | EventKind::LicenseRefused { .. } => Columns {
             detail: Some(json(&e.kind)),
             ..Columns::default()
         },

@@ -402,6 +402,9 @@ pub async fn sync_once(store: &mut Store, client: &Client) -> Result<SyncReport,
     let orders: Vec<_> = snap.orders.iter().map(|o| o.order.clone()).collect();
     report.orders_changed = store.apply_hub_snapshot(&orders, &snap.packages)?;
     report.people = store.apply_hub_people(&snap.people)?;
+    if let Some(register) = &snap.licenses {
+        store.apply_hub_register(register)?;
+    }
     if snap.packages_cursor != since {
         store.set_meta(&[(META_PACKAGES_CURSOR, &snap.packages_cursor)])?;
     }
