@@ -38,6 +38,7 @@ pub mod hub;
 pub mod import;
 pub mod leaflink;
 pub mod metrc;
+pub mod periodic;
 pub mod scan;
 pub mod signature;
 pub mod store;

@@ -11,7 +11,6 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -166,24 +165,7 @@ impl Emulator {
     /// Serve on a loopback port of its own thread; returns the API root URL
     /// (`http://127.0.0.1:PORT/api/v2/`).
     pub fn spawn(self: &Arc<Self>) -> String {
-        let me = self.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("a loopback port");
-                let addr: SocketAddr = l.local_addr().expect("bound");
-                tx.send(addr).expect("the caller waits");
-                let _ = me.serve(l).await;
-            });
-        });
-        let addr = rx.recv().expect("the emulator started");
+        let addr = crate::periodic::serve_on_loopback(self.router());
         format!("http://{addr}/api/v2/")
     }
 

@@ -8,13 +8,11 @@
 //! stops.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::client::Client;
 use crate::config::{MetrcSettings, ShipSettings};
-use crate::store::Store;
+use crate::periodic::Periodic;
 
 /// How often the writer looks at the queue.
 const WRITER_TICK: Duration = Duration::from_secs(2);
@@ -23,8 +21,7 @@ const RESCAN: Duration = Duration::from_secs(60);
 
 /// The running thread; dropping it stops it (after the pull or post in progress).
 pub struct Poller {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _thread: Periodic,
 }
 
 impl Poller {
@@ -45,84 +42,37 @@ impl Poller {
             Some(p) => p.min(WRITER_TICK),
             None => WRITER_TICK,
         };
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("metrc".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        tracing::error!(%e, "the Metrc thread cannot start a runtime");
-                        return;
-                    }
-                };
-                let mut store: Option<Store> = None;
-                let mut next_pull = Instant::now();
-                let mut seen_version = None;
-                let mut last_scan = Instant::now();
-                loop {
-                    if store.is_none() {
-                        match Store::open(&path, busy_timeout) {
-                            Ok(s) => store = Some(s),
-                            Err(e) => {
-                                tracing::error!(%e, "the Metrc thread cannot open the database")
-                            }
-                        }
-                    }
-                    if let Some(store) = store.as_mut() {
-                        if pull_every.is_some() && Instant::now() >= next_pull {
-                            let now = chrono::Utc::now();
-                            match rt.block_on(super::pull::pull(
-                                store, &client, &settings, false, now,
-                            )) {
-                                Ok(r) if r.packages > 0 => tracing::info!("{}", r.line()),
-                                Ok(r) => tracing::debug!("{}", r.line()),
-                                Err(e) => tracing::warn!(%e, "Metrc pull failed; the next poll tries again"),
-                            }
-                            next_pull = Instant::now() + pull_every.unwrap_or(tick);
-                        }
-                        if settings.push_templates {
-                            // Another connection wrote (a device's confirmation,
-                            // say), or a minute went by: look for new loads. The
-                            // version is read before the scan, so a write during
-                            // it is seen next round.
-                            let version = store.data_version().ok();
-                            let scan = version.is_none()
-                                || version != seen_version
-                                || last_scan.elapsed() >= RESCAN;
-                            seen_version = version;
-                            if scan {
-                                last_scan = Instant::now();
-                            }
-                            if let Err(e) = rt.block_on(super::push::drain(
-                                store, &client, &ship, &settings, scan,
-                            )) {
-                                tracing::warn!(%e, "the Metrc writer cannot read its queue");
-                            }
-                        }
-                    }
-                    match stopped.recv_timeout(tick) {
-                        Err(RecvTimeoutError::Timeout) => {}
-                        _ => return,
-                    }
+        let mut next_pull = Instant::now();
+        let mut seen_version = None;
+        let mut last_scan = Instant::now();
+        let thread = Periodic::start("metrc", path, busy_timeout, tick, move |rt, store| {
+            if pull_every.is_some() && Instant::now() >= next_pull {
+                let now = chrono::Utc::now();
+                match rt.block_on(super::pull::pull(store, &client, &settings, false, now)) {
+                    Ok(r) if r.packages > 0 => tracing::info!("{}", r.line()),
+                    Ok(r) => tracing::debug!("{}", r.line()),
+                    Err(e) => tracing::warn!(%e, "Metrc pull failed; the next poll tries again"),
                 }
-            })
-            .map_err(|e| format!("cannot start the Metrc thread: {e}"))?;
-        Ok(Poller {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Poller {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+                next_pull = Instant::now() + pull_every.unwrap_or(tick);
+            }
+            if settings.push_templates {
+                // Another connection wrote (a device's confirmation, say), or a minute
+                // went by: look for new loads. The version is read before the scan, so
+                // a write during it is seen next round.
+                let version = store.data_version().ok();
+                let scan =
+                    version.is_none() || version != seen_version || last_scan.elapsed() >= RESCAN;
+                seen_version = version;
+                if scan {
+                    last_scan = Instant::now();
+                }
+                if let Err(e) =
+                    rt.block_on(super::push::drain(store, &client, &ship, &settings, scan))
+                {
+                    tracing::warn!(%e, "the Metrc writer cannot read its queue");
+                }
+            }
+        })?;
+        Ok(Poller { _thread: thread })
     }
 }
