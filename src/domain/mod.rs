@@ -20,6 +20,7 @@ pub mod ship;
 pub mod state;
 pub mod transport;
 pub mod walk;
+pub mod writeback;
 
 pub use event::{
     Decision, Event, EventKind, EventRef, LoadConfirm, RejectReason, Stage, fold_order,

@@ -21,6 +21,7 @@ mod devices;
 mod durability;
 mod events;
 mod identity;
+mod lease;
 mod licenses;
 mod metrc;
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod migration_tests;
 mod orders;
 mod packages;
 mod people;
+mod platform;
 mod receive;
 mod ship;
 mod sync;
@@ -41,6 +43,7 @@ pub use metrc::{MetrcDelivery, MetrcWrite, WriteState};
 pub use orders::OrderSummary;
 pub use packages::PackageImport;
 pub use people::{Lockout, Person, PersonRecord, SignInError};
+pub use platform::{OrderSource, PlatformWrite, PlatformWriteState};
 pub use receive::{PushRefused, Receipt};
 pub use ship::Attachment;
 
@@ -78,6 +81,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0013_licenses",
         include_str!("migrations/0013_licenses.sql"),
+    ),
+    (
+        "0014_platform_writes",
+        include_str!("migrations/0014_platform_writes.sql"),
     ),
 ];
 
