@@ -46,3 +46,4 @@ pub mod sync;
 pub mod synthetic;
 pub mod tag;
 pub mod ui;
+pub mod writeback;

@@ -283,6 +283,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 app::receipt::receipt(&store, &order, settings.metrc.is_set(), chrono::Utc::now())?;
             let coa_gaps = app::picklist::coa_gaps(&store, &order, &settings)?;
             let (lic_order, license) = app::license::standing(&store, &order)?;
+            let written = app::writeback::of_order(&store, &order)?;
             if json {
                 let mut v = serde_json::to_value(&p)?;
                 v["license"] = serde_json::to_value(&license)?;
@@ -292,6 +293,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 v["held"] = serde_json::to_value(&held)?;
                 v["metrc_receipt"] = serde_json::to_value(&receipt)?;
                 v["coa_gaps"] = serde_json::to_value(&coa_gaps)?;
+                v["written_back"] = serde_json::to_value(&written)?;
                 serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
@@ -306,6 +308,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 app::ruling::print_held(&held, &mut out)?;
                 if let Some(r) = &receipt {
                     app::receipt::print_receipt(r, &mut out)?;
+                }
+                if let Some(w) = &written {
+                    app::writeback::print(w, &mut out)?;
                 }
             }
         }

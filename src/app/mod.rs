@@ -12,6 +12,7 @@ pub mod ruling;
 pub mod scan_test;
 pub mod ship;
 pub mod station;
+pub mod writeback;
 
 use std::io::Write;
 use std::path::Path;

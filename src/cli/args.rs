@@ -199,8 +199,18 @@ pub(crate) enum LeafLinkCommand {
     /// Pull the orders LeafLink received that changed since the last pull and import
     /// them as `import order` does.
     Pull,
-    /// When the last pull succeeded, and the last error.
+    /// When the last pull succeeded, and the last error; the write-backs queued,
+    /// done and refused.
     Status,
+    /// Write what the floor did back to LeafLink's orders now: lines packed, orders
+    /// fulfilled, shipped (with Metrc's manifest number) and complete. Works on any
+    /// database that holds the orders, with or without a running hub.
+    Push {
+        /// Queue again the writes LeafLink refused before (after mending the order
+        /// in LeafLink).
+        #[arg(long)]
+        retry_failed: bool,
+    },
 }
 
 /// `tagtally leaflink-emulator`.

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use tagtally::app;
 use tagtally::config::Settings;
+use tagtally::domain::writeback::Platform;
 use tagtally::leaflink::{self, Client, emulator::Emulator};
 
 use super::args::{LeafLinkCommand, LeafLinkEmulatorArgs};
@@ -40,6 +41,26 @@ pub(crate) fn run(settings: &Settings, cmd: LeafLinkCommand, out: &mut impl Writ
                     .as_deref()
                     .unwrap_or("none")
             )?;
+            writeln!(
+                out,
+                "{}",
+                app::writeback::queue_line(&store, Platform::LeafLink)?
+            )?;
+        }
+        LeafLinkCommand::Push { retry_failed } => {
+            let client = Client::new(&settings.leaflink)?;
+            let mut store = app::open_store(settings)?;
+            let now = chrono::Utc::now();
+            if retry_failed {
+                let n = store.requeue_failed_platform_writes(Platform::LeafLink, now)?;
+                writeln!(out, "{n} refused writes queued again")?;
+            }
+            let sink = leaflink::push::LeafLinkSink { client: &client };
+            let report = runtime()?.block_on(tagtally::writeback::round(&mut store, &sink, now))?;
+            writeln!(out, "{}", report.line(Platform::LeafLink))?;
+            if let Some(k) = report.key {
+                anyhow::bail!(k);
+            }
         }
     }
     Ok(())

@@ -8,7 +8,11 @@
 //! the platform from the events, so a write lost, doubled or overtaken by an undo
 //! is mended by the next round, never by remembering what was meant.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
+
+use super::{Event, LoadOrder};
 
 /// A B2B platform orders come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,6 +140,53 @@ pub struct FloorFacts {
     pub manifest_number: Option<String>,
     /// When the delivery was signed for.
     pub delivered_at: Option<String>,
+}
+
+impl FloorFacts {
+    /// The facts of one order: its lines' picks (with the time of each line's last
+    /// standing pick, from `events`, the order's counted events), whether it is
+    /// complete, its load and its delivery; Metrc's manifest number as read back.
+    pub fn of(order: &LoadOrder, events: &[Event], manifest_number: Option<String>) -> FloorFacts {
+        let at: HashMap<super::EventRef, &str> =
+            events.iter().map(|e| (e.id(), e.at.as_str())).collect();
+        let mut picked: HashMap<&str, Vec<(String, Option<&str>)>> = HashMap::new();
+        for (tag, line) in order.pick.picked_lines() {
+            let last = order
+                .pick
+                .picks_of(tag)
+                .iter()
+                .filter_map(|id| at.get(id).copied())
+                .max();
+            picked
+                .entry(line)
+                .or_default()
+                .push((tag.as_str().to_string(), last));
+        }
+        let shorted: Vec<&str> = order.pick.shorts().map(|(l, _)| l).collect();
+        let lines = order
+            .list
+            .lines
+            .iter()
+            .map(|l| {
+                let mut p = picked.remove(l.id.as_str()).unwrap_or_default();
+                p.sort();
+                LineFacts {
+                    id: l.id.clone(),
+                    allocated: l.allocated,
+                    last_pick_at: p.iter().filter_map(|(_, t)| *t).max().map(str::to_string),
+                    picked: p.into_iter().map(|(t, _)| t).collect(),
+                    shorted: shorted.contains(&l.id.as_str()),
+                }
+            })
+            .collect();
+        FloorFacts {
+            lines,
+            complete: order.pick.progress(&order.list).complete,
+            loaded_at: order.ship.confirmed().map(|c| c.at.clone()),
+            manifest_number,
+            delivered_at: order.ship.finished().map(|f| f.at.clone()),
+        }
+    }
 }
 
 /// What is to be true at the platform: the body of a queued write.

@@ -52,6 +52,21 @@ pub enum LeafLinkError {
     BadAnswer { what: String, message: String },
 }
 
+impl LeafLinkError {
+    /// What the error means for a queued write.
+    pub fn failure(&self) -> crate::domain::writeback::Failure {
+        use crate::domain::writeback::{Failure, failure_of};
+        match self {
+            LeafLinkError::NotConfigured(_) | LeafLinkError::Key { .. } => Failure::Key,
+            LeafLinkError::Refused { status, .. } => failure_of(*status),
+            LeafLinkError::Server { .. }
+            | LeafLinkError::Timeout { .. }
+            | LeafLinkError::Network { .. }
+            | LeafLinkError::BadAnswer { .. } => Failure::Retry,
+        }
+    }
+}
+
 /// LeafLink's words in an error body: DRF's `{"detail": ...}`, `{"field": ["msg"]}`,
 /// the newer API's `{"errors": [{"detail": ...}]}`, or plain text.
 pub fn message_of(body: &[u8]) -> String {
@@ -171,21 +186,61 @@ impl Client {
     /// GET `url` (a `next` link is followed verbatim) as JSON, retried while
     /// retrying can help.
     pub async fn get_json(&self, url: Url, what: &str) -> Result<Value, LeafLinkError> {
+        self.send(reqwest::Method::GET, url, None, what, true).await
+    }
+
+    /// GET `url` once (a 429 still waits): the read before a queued write, whose
+    /// queue retries with its own backoff.
+    pub async fn get_json_once(&self, url: Url, what: &str) -> Result<Value, LeafLinkError> {
+        self.send(reqwest::Method::GET, url, None, what, false)
+            .await
+    }
+
+    /// PATCH `body` to `url`; the answer as JSON. Retried only where LeafLink surely
+    /// did not act (a 429, a connection refused): after a 5xx or a timeout the
+    /// caller reads before it writes again.
+    pub async fn patch_json(
+        &self,
+        url: Url,
+        body: &Value,
+        what: &str,
+    ) -> Result<Value, LeafLinkError> {
+        self.send(reqwest::Method::PATCH, url, Some(body), what, false)
+            .await
+    }
+
+    /// POST to `url` without a body (a status transition); retried as
+    /// [`Client::patch_json`].
+    pub async fn post_json(&self, url: Url, what: &str) -> Result<Value, LeafLinkError> {
+        self.send(reqwest::Method::POST, url, None, what, false)
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<&Value>,
+        what: &str,
+        retry: bool,
+    ) -> Result<Value, LeafLinkError> {
+        // A read is retried (`retry`) after anything that may pass; a write only
+        // where LeafLink cannot have acted on it.
+        let read = retry && method == reqwest::Method::GET;
         let mut backoff = Duration::from_millis(250);
         let mut tries = 0;
         loop {
             tries += 1;
             self.limiter.until_ready().await;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = self
-                .http
-                .get(url.clone())
-                .header(
-                    reqwest::header::AUTHORIZATION,
-                    format!("App {}", self.key.expose()),
-                )
-                .send()
-                .await;
+            let mut request = self.http.request(method.clone(), url.clone()).header(
+                reqwest::header::AUTHORIZATION,
+                format!("App {}", self.key.expose()),
+            );
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let sent = request.send().await;
             let failure = match sent {
                 Ok(resp) => {
                     let status = resp.status();
@@ -196,6 +251,9 @@ impl Client {
                         .and_then(|v| v.trim().parse::<u64>().ok());
                     match resp.bytes().await {
                         Ok(body) if status.is_success() => {
+                            if body.is_empty() {
+                                return Ok(Value::Null);
+                            }
                             return serde_json::from_slice(&body).map_err(|e| {
                                 LeafLinkError::BadAnswer {
                                     what: what.into(),
@@ -257,9 +315,15 @@ impl Client {
                     seconds: self.timeout.as_secs(),
                     tries,
                 },
+                // Refused before anything was sent: a write may go again too.
+                Err(e) if e.is_connect() && !read && tries < TRIES => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
                 Err(e) => network(&url, &e),
             };
-            if tries >= TRIES {
+            if !read || tries >= TRIES {
                 return Err(failure);
             }
             tokio::time::sleep(backoff).await;

@@ -9,5 +9,6 @@ pub mod client;
 pub mod emulator;
 pub mod poll;
 pub mod pull;
+pub mod push;
 
 pub use client::{Client, LeafLinkError};

@@ -1,5 +1,6 @@
 //! The hub's LeafLink thread: its own connection to the hub's database, a pull every
-//! `poll_seconds` while the hub serves. Its writes are another connection's, so the
+//! `poll_seconds` while the hub serves, and with `push = true` a round of the
+//! write-back queue after it. Its writes are another connection's, so the
 //! hub's caches see them and devices get new and changed orders in their next
 //! snapshot. Stopped and joined when the hub stops.
 
@@ -29,6 +30,18 @@ impl Poller {
                 Ok(r) if r.orders > 0 => tracing::info!("{}", r.line()),
                 Ok(r) => tracing::debug!("{}", r.line()),
                 Err(e) => tracing::warn!(%e, "LeafLink pull failed; the next poll tries again"),
+            }
+            if settings.push {
+                let sink = super::push::LeafLinkSink { client: &client };
+                match rt.block_on(crate::writeback::round(store, &sink, chrono::Utc::now())) {
+                    Ok(r) if r.sent + r.refused.len() + r.retry.len() > 0 || r.key.is_some() => {
+                        tracing::info!("{}", r.line(crate::domain::writeback::Platform::LeafLink))
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%e, "LeafLink write-back failed; the next poll tries again")
+                    }
+                }
             }
         })?;
         Ok(Poller { _thread: thread })

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::client::{Client, LeafLinkError};
 use crate::config::LeafLinkSettings;
+use crate::domain::writeback::Platform;
 use crate::store::{Store, StoreError};
 
 /// When the last complete pull started (RFC 3339): the next asks from there.
@@ -159,7 +160,7 @@ async fn pull_pages(
         };
         for order in results {
             report.orders += 1;
-            take(store, client, settings, order, &mut report).await?;
+            take(store, client, settings, order, now, &mut report).await?;
         }
         match page.get("next").and_then(Value::as_str) {
             Some(next) if !next.is_empty() => {
@@ -182,6 +183,7 @@ async fn take(
     client: &Client,
     settings: &LeafLinkSettings,
     mut order: Value,
+    now: DateTime<Utc>,
     report: &mut PullReport,
 ) -> Result<(), PullError> {
     let number = order
@@ -255,19 +257,31 @@ async fn take(
             return Ok(());
         }
     };
+    // Where the order came from, for the write-back: LeafLink's number is its id.
+    let source = |store: &mut Store| -> Result<(), StoreError> {
+        for o in &parsed {
+            store.set_order_source(&o.number, Platform::LeafLink, &o.number, Some(&status), now)?;
+        }
+        Ok(())
+    };
     if let (true, [o]) = (known, parsed.as_slice())
         && store.find_order(&o.number).is_ok_and(|stored| stored == *o)
     {
         report.unchanged += 1;
+        source(store)?;
         return Ok(());
     }
     match store.import_orders(&parsed) {
         Ok(()) if closing => report.closed += 1,
         Ok(()) if known => report.updated += 1,
         Ok(()) => report.new += 1,
-        Err(e @ StoreError::AllocationRefused { .. }) => report.refused.push(e.to_string()),
+        Err(e @ StoreError::AllocationRefused { .. }) => {
+            report.refused.push(e.to_string());
+            return Ok(());
+        }
         Err(e) => return Err(e.into()),
     }
+    source(store)?;
     Ok(())
 }
 

@@ -20,16 +20,26 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-mod read;
 use chrono::Utc;
-use read::{batch, customer, orders_received};
 use serde_json::{Value, json};
+
+mod read;
+mod write;
+use read::{batch, customer, orders_received};
+pub use write::Write;
 
 /// A fault the next request meets (in the order injected).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
-    TooMany { retry_after: Option<u64> },
+    TooMany {
+        retry_after: Option<u64>,
+    },
     ServerError,
+    /// The request is done, then its answer waits this long (longer than the
+    /// client's timeout: the answer is lost, the write happened).
+    LoseAnswer {
+        seconds: u64,
+    },
     Pass,
 }
 
@@ -44,6 +54,12 @@ pub struct Emulator {
     faults: Mutex<VecDeque<Fault>>,
     requests: AtomicU64,
     paths: Mutex<Vec<String>>,
+    /// Every write received (PATCH, POST), in order, whether it changed anything.
+    writes: Mutex<Vec<Write>>,
+    /// Down: every request answers 503 until it is up again.
+    down: std::sync::atomic::AtomicBool,
+    /// A write of these (line id or order number) is refused with 400.
+    refuse: Mutex<HashMap<String, String>>,
 }
 
 fn now() -> String {
@@ -82,6 +98,9 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             requests: AtomicU64::new(0),
             paths: Mutex::new(vec![]),
+            writes: Mutex::new(vec![]),
+            down: std::sync::atomic::AtomicBool::new(false),
+            refuse: Mutex::new(HashMap::new()),
         })
     }
 
@@ -152,9 +171,55 @@ impl Emulator {
         self.paths.lock().expect("lock").clone()
     }
 
+    /// Every write received so far, in order.
+    pub fn writes(&self) -> Vec<Write> {
+        self.writes.lock().expect("lock").clone()
+    }
+
+    /// Down (every request answers 503) or up again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::Relaxed);
+    }
+
+    /// Refuse every write to `target` (a line id or an order number) with a 400
+    /// carrying `message` (DRF's `{"field": ["message"]}`).
+    pub fn refuse_writes(&self, target: &str, message: &str) {
+        self.refuse
+            .lock()
+            .expect("lock")
+            .insert(target.into(), message.into());
+    }
+
+    /// Refuse no write any more.
+    pub fn clear_refusals(&self) {
+        self.refuse.lock().expect("lock").clear();
+    }
+
+    /// Order `number` as it stands (its status, lines and delivery info).
+    pub fn order(&self, number: &str) -> Option<Value> {
+        self.orders
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|o| o["number"] == number)
+            .cloned()
+    }
+
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/api/v2/orders-received/", get(orders_received))
+            .route(
+                "/api/v2/orders-received/{number}/",
+                get(write::order).patch(write::patch_order),
+            )
+            .route(
+                "/api/v2/orders-received/{number}/transition/{action}/",
+                axum::routing::post(write::transition),
+            )
+            .route(
+                "/api/v2/line-items/{id}/",
+                get(write::line_item).patch(write::patch_line_item),
+            )
             .route("/api/v2/customers/{id}/", get(customer))
             .route("/api/v2/batches/{id}/", get(batch))
             .fallback(fallback)
@@ -172,10 +237,22 @@ impl Emulator {
         format!("http://{addr}/api/v2/")
     }
 
-    /// Every request: count it, check the key, meet the next fault.
-    fn gate(&self, headers: &HeaderMap, path: &str) -> Result<(), Response> {
+    /// Every request: count it, check the key, meet the next fault. `Ok(Some(d))`:
+    /// do the request, then wait `d` before answering (the answer is lost).
+    fn gate(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> Result<Option<std::time::Duration>, Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.paths.lock().expect("lock").push(path.to_string());
+        if self.down.load(Ordering::Relaxed) {
+            return Err(detail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service temporarily unavailable.",
+            ));
+        }
+        let mut stall = None;
         match self.faults.lock().expect("lock").pop_front() {
             Some(Fault::TooMany { retry_after }) => {
                 let mut r = detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
@@ -193,6 +270,9 @@ impl Emulator {
                     "A server error occurred.",
                 ));
             }
+            Some(Fault::LoseAnswer { seconds }) => {
+                stall = Some(std::time::Duration::from_secs(seconds));
+            }
             Some(Fault::Pass) | None => {}
         }
         let given = headers
@@ -205,7 +285,7 @@ impl Emulator {
                 "Authentication credentials were not provided.",
             ));
         }
-        Ok(())
+        Ok(stall)
     }
 }
 

@@ -24,8 +24,10 @@ pub(super) async fn orders_received(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = emu.gate(&headers, "/api/v2/orders-received/") {
-        return r;
+    match emu.gate(&headers, "/api/v2/orders-received/") {
+        Err(r) => return r,
+        Ok(Some(stall)) => tokio::time::sleep(stall).await,
+        Ok(None) => {}
     }
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 50,
@@ -129,8 +131,10 @@ pub(super) async fn customer(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = emu.gate(&headers, &format!("/api/v2/customers/{id}/")) {
-        return r;
+    match emu.gate(&headers, &format!("/api/v2/customers/{id}/")) {
+        Err(r) => return r,
+        Ok(Some(stall)) => tokio::time::sleep(stall).await,
+        Ok(None) => {}
     }
     let found = id
         .parse::<i64>()
@@ -147,8 +151,10 @@ pub(super) async fn batch(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = emu.gate(&headers, &format!("/api/v2/batches/{id}/")) {
-        return r;
+    match emu.gate(&headers, &format!("/api/v2/batches/{id}/")) {
+        Err(r) => return r,
+        Ok(Some(stall)) => tokio::time::sleep(stall).await,
+        Ok(None) => {}
     }
     let found = id
         .parse::<i64>()
