@@ -327,3 +327,50 @@ fn a_hub_with_leaflink_set_pulls_orders_while_it_serves() {
     });
     h.stop();
 }
+
+#[test]
+fn a_line_reduced_below_what_was_picked_keeps_the_picks_and_becomes_an_exception() {
+    let (emu, site) = setup();
+    site.ok(&["leaflink", "pull"]);
+    let a = site.pick_json("LL0001", format!("{}\n{}\n", t(10001), t(10002)).as_bytes());
+    assert_eq!(a[1]["verdict"], "accepted", "{a:?}");
+    // The buyer cuts the line to one package in LeafLink.
+    let mut o = order(
+        1,
+        41,
+        json!([t(10001)]),
+        json!({"amount": "18.00", "currency": "USD"}),
+    );
+    o["line_items"][0]["quantity"] = json!("24.0000");
+    emu.put_order(o);
+    let out = site.ok(&["leaflink", "pull"]);
+    assert!(out.contains("1 updated"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "exception: ll-0001-uuid: {} was picked but LeafLink no longer orders it",
+            t(10002)
+        )),
+        "{out}"
+    );
+    // Nothing is dropped: both picks stand in the log, and the hub's merge (the one
+    // a supervisor sees) raises the package that is no longer allocated.
+    let store = hub::open(&site.db());
+    let order = store.find_order("ll-0001-uuid").unwrap();
+    assert_eq!(order.allocations().count(), 1);
+    let events = store.events_for_order(&order.number).unwrap();
+    let (list, _) = store.pick_list(&order).unwrap();
+    let tags: Vec<_> = order.allocations().map(|a| a.tag).collect();
+    let packages = store.packages(&tags).unwrap();
+    let merged = tagtally::domain::merge::merge(
+        &list,
+        &packages,
+        &tagtally::domain::Rules::default(),
+        chrono::Local::now().date_naive(),
+        &events,
+    )
+    .view(&list);
+    assert_eq!(merged.exceptions.len(), 1, "{merged:?}");
+    let e = &merged.exceptions[0];
+    assert_eq!(e.tag.as_ref().map(|t| t.to_string()), Some(t(10002)));
+    assert!(e.message.contains("no longer"), "{}", e.message);
+}

@@ -333,7 +333,7 @@ fn message(tag: Option<&MetrcTag>, kind: &ExceptionKind, device: &str) -> String
             reason.word().replace('_', " ")
         ),
         ExceptionKind::NotAllocated => format!(
-            "{tag} picked on device {device} is not allocated to this order on the hub: check the allocation"
+            "{tag} picked on device {device} is not allocated to this order on the hub (never, or no longer: the order changed): put it back and undo the pick, or allocate it again"
         ),
         ExceptionKind::SecondLoad { first_load, load } => format!(
             "device {device} confirmed this order on load {load}, but it was already confirmed on load {first_load}: {first_load} stands; check which vehicle carries its packages ({tag}, ...)"

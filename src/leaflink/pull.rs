@@ -41,6 +41,9 @@ pub struct PullReport {
     pub closed: usize,
     /// Orders refused, each with the reason.
     pub refused: Vec<String>,
+    /// Packages picked that a changed order no longer allocates: the picks stand,
+    /// each an exception for a supervisor.
+    pub picked_off_order: Vec<String>,
     pub customers_read: usize,
     pub batches_read: usize,
     pub seconds: f64,
@@ -64,6 +67,9 @@ impl PullReport {
         );
         for r in &self.refused {
             s.push_str(&format!("\n  refused: {r}"));
+        }
+        for r in &self.picked_off_order {
+            s.push_str(&format!("\n  exception: {r}"));
         }
         s
     }
@@ -271,10 +277,23 @@ async fn take(
         source(store)?;
         return Ok(());
     }
-    match store.import_orders(&parsed) {
-        Ok(()) if closing => report.closed += 1,
-        Ok(()) if known => report.updated += 1,
-        Ok(()) => report.new += 1,
+    match store.import_orders_from_platform(&parsed) {
+        Ok(orphans) => {
+            for (order, tags) in orphans {
+                for tag in tags {
+                    report.picked_off_order.push(format!(
+                        "{order}: {tag} was picked but LeafLink no longer orders it: an exception for a supervisor (put it back and undo the pick, or order it again)"
+                    ));
+                }
+            }
+            if closing {
+                report.closed += 1;
+            } else if known {
+                report.updated += 1;
+            } else {
+                report.new += 1;
+            }
+        }
         Err(e @ StoreError::AllocationRefused { .. }) => {
             report.refused.push(e.to_string());
             return Ok(());

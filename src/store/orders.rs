@@ -113,6 +113,28 @@ impl Store {
     /// lines and allocation but never its events.
     #[instrument(skip_all, err(level = "debug"), fields(count = orders.len()))]
     pub fn import_orders(&mut self, orders: &[Order]) -> Result<(), StoreError> {
+        self.import_orders_as(orders, false).map(|_| ())
+    }
+
+    /// Import orders as a platform's pull does: as [`Store::import_orders`], except
+    /// that an order changed on the platform so that a package already picked is no
+    /// longer allocated (a line reduced or dropped) is imported all the same. The
+    /// picks stay (the events are never touched) and each such package becomes an
+    /// exception for a supervisor (picked, not allocated: the hub's merge raises
+    /// it); returned per order.
+    pub fn import_orders_from_platform(
+        &mut self,
+        orders: &[Order],
+    ) -> Result<Vec<(String, Vec<MetrcTag>)>, StoreError> {
+        self.import_orders_as(orders, true)
+    }
+
+    fn import_orders_as(
+        &mut self,
+        orders: &[Order],
+        keep_picks: bool,
+    ) -> Result<Vec<(String, Vec<MetrcTag>)>, StoreError> {
+        let mut orphans = Vec::new();
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let now = now();
@@ -132,7 +154,18 @@ impl Store {
                     kept_lines.push(line.id.clone());
                 }
             }
-            let facts = allocation_facts(&tx, &path, &order)?;
+            let mut facts = allocation_facts(&tx, &path, &order)?;
+            if keep_picks {
+                let allocated: std::collections::HashSet<MetrcTag> =
+                    order.allocations().map(|a| a.tag).collect();
+                let dropped: Vec<MetrcTag> = std::mem::take(&mut facts.picked)
+                    .into_iter()
+                    .filter(|t| !allocated.contains(t))
+                    .collect();
+                if !dropped.is_empty() {
+                    orphans.push((order.number.clone(), dropped));
+                }
+            }
             let problems = order.check_allocation(&facts);
             if !problems.is_empty() {
                 return Err(StoreError::AllocationRefused {
@@ -151,7 +184,7 @@ impl Store {
             }
         }
         tx.commit().map_err(err)?;
-        Ok(())
+        Ok(orphans)
     }
 
     /// Find an order by number or short id (case-insensitive).
