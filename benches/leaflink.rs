@@ -3,6 +3,7 @@
 //! - a pull of 500 orders of 10 lines each (no tags: allocation comes later), the
 //!   rate limit at LeafLink's most (300 a minute, never reached by 5 pages), into a
 //!   fresh database: the time and the requests made;
+//! - a write-back round's decision over those 500 orders (nothing to write);
 //! - from the last pick of a line on a device to the emulator receiving its
 //!   `is_packed` PATCH, through a device syncing every 2 s and a hub polling (and
 //!   writing back) every 2 s: p50 and p99 over 30 trials.
@@ -69,6 +70,20 @@ fn main() {
         r.pages,
         r.requests,
         took.as_secs_f64()
+    );
+    // A write-back round's decision over every pulled order (nothing picked, so
+    // nothing queued): what each poll of a hub with `push = true` adds.
+    let t0 = Instant::now();
+    let queued = tagtally::writeback::reconcile(
+        &mut store,
+        tagtally::domain::writeback::Platform::LeafLink,
+        chrono::Utc::now(),
+    )
+    .expect("reconcile");
+    assert_eq!(queued, 0);
+    println!(
+        "leaflink write-back reconcile of {count} open orders: {:.1} ms",
+        t0.elapsed().as_secs_f64() * 1000.0
     );
     packed_latency(bench);
 }
