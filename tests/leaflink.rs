@@ -374,3 +374,33 @@ fn a_line_reduced_below_what_was_picked_keeps_the_picks_and_becomes_an_exception
     assert_eq!(e.tag.as_ref().map(|t| t.to_string()), Some(t(10002)));
     assert!(e.message.contains("no longer"), "{}", e.message);
 }
+
+#[test]
+fn an_order_allocated_here_is_unchanged_when_leaflink_sends_it_again() {
+    let emu = Emulator::new(
+        KEY,
+        vec![order(
+            21,
+            41,
+            Value::Null,
+            json!({"amount": "18.00", "currency": "USD"}),
+        )],
+    );
+    let url = emu.spawn();
+    let site = Site::new();
+    site.ok(&[
+        "import",
+        "packages",
+        demo_file("packages.json").to_str().unwrap(),
+    ]);
+    configure(&site, &url, KEY);
+    let out = site.ok(&["leaflink", "pull"]);
+    assert!(out.contains("1 new"), "{out}");
+    site.ok(&["items", "map", "BD-35", "Blue Dream 3.5g"]);
+    site.ok(&["allocate", "LL0021", "--accept"]);
+    assert_eq!(site.sql::<i64>("SELECT count(*) FROM allocations"), 2);
+    // LeafLink sends the order again as it was (the pulls overlap): nothing to write.
+    let out = site.ok(&["leaflink", "pull"]);
+    assert!(out.contains("1 unchanged"), "{out}");
+    assert_eq!(site.sql::<i64>("SELECT count(*) FROM allocations"), 2);
+}

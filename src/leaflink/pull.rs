@@ -271,7 +271,9 @@ async fn take(
         Ok(())
     };
     if let (true, [o]) = (known, parsed.as_slice())
-        && store.find_order(&o.number).is_ok_and(|stored| stored == *o)
+        && store
+            .find_order(&o.number)
+            .is_ok_and(|stored| store.order_as_imported(o).is_ok_and(|o| stored == o))
     {
         report.unchanged += 1;
         source(store)?;

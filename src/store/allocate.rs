@@ -245,7 +245,7 @@ pub(super) type AllocatedHere = HashMap<String, (Option<String>, Vec<MetrcTag>)>
 
 /// What `tagtally allocate` put on an order's lines, by line: the batch and the tags.
 pub(super) fn allocated_here(
-    tx: &rusqlite::Transaction,
+    tx: &rusqlite::Connection,
     path: &std::path::Path,
     order: &str,
 ) -> Result<AllocatedHere, StoreError> {

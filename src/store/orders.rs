@@ -142,18 +142,7 @@ impl Store {
         for order in orders {
             // A line the import leaves without tags keeps what `tagtally allocate`
             // put there (unless the import locks it to another batch).
-            let mut order = order.clone();
-            let kept = super::allocate::allocated_here(&tx, &path, &order.number)?;
-            let mut kept_lines = Vec::new();
-            for line in order.lines.iter_mut().filter(|l| l.tags.is_empty()) {
-                if let Some((batch, tags)) = kept.get(&line.id)
-                    && (line.batch.is_none() || line.batch == *batch)
-                {
-                    line.batch.clone_from(batch);
-                    line.tags.clone_from(tags);
-                    kept_lines.push(line.id.clone());
-                }
-            }
+            let (order, kept_lines) = with_kept_allocation(&tx, &path, order)?;
             let mut facts = allocation_facts(&tx, &path, &order)?;
             if keep_picks {
                 let allocated: std::collections::HashSet<MetrcTag> =
@@ -185,6 +174,13 @@ impl Store {
         }
         tx.commit().map_err(err)?;
         Ok(orphans)
+    }
+
+    /// `order` as a re-import would store it: a line it leaves without tags keeps
+    /// what `tagtally allocate` put there. A pull compares this with what is stored
+    /// to tell an unchanged order.
+    pub fn order_as_imported(&self, order: &Order) -> Result<Order, StoreError> {
+        Ok(with_kept_allocation(&self.conn, &self.path, order)?.0)
     }
 
     /// Find an order by number or short id (case-insensitive).
@@ -267,6 +263,28 @@ impl Store {
         }
         Ok((list, state))
     }
+}
+
+/// `order` with what `tagtally allocate` put on the lines it leaves without tags
+/// (unless it locks such a line to another batch), and the ids of those lines.
+fn with_kept_allocation(
+    conn: &rusqlite::Connection,
+    path: &Path,
+    order: &Order,
+) -> Result<(Order, Vec<String>), StoreError> {
+    let mut order = order.clone();
+    let kept = super::allocate::allocated_here(conn, path, &order.number)?;
+    let mut kept_lines = Vec::new();
+    for line in order.lines.iter_mut().filter(|l| l.tags.is_empty()) {
+        if let Some((batch, tags)) = kept.get(&line.id)
+            && (line.batch.is_none() || line.batch == *batch)
+        {
+            line.batch.clone_from(batch);
+            line.tags.clone_from(tags);
+            kept_lines.push(line.id.clone());
+        }
+    }
+    Ok((order, kept_lines))
 }
 
 /// Replace an order's row, lines and allocation inside `tx` (its events are untouched).
