@@ -162,7 +162,7 @@ fn a_pull_takes_every_page_every_shape_and_each_customer_once() {
     );
 
     // The coordinator takes a picked package off the order: the new version is
-    // refused (the picks stay, the old allocation with them) and the pull says why.
+    // taken, the picks stay, and the package is an exception for a supervisor.
     let a = site.pick_json("LL0001", format!("{}\n{}\n", t(10001), t(10002)).as_bytes());
     assert_eq!(a[1]["complete"], true, "{a:?}");
     assert!(emu.change(
@@ -173,9 +173,9 @@ fn a_pull_takes_every_page_every_shape_and_each_customer_once() {
     ));
     let out = site.ok(&["leaflink", "pull"]);
     assert!(
-        out.contains("1 refused")
+        out.contains("1 updated")
             && out.contains(&format!(
-                "package {} has already been picked for this order and cannot be de-allocated",
+                "exception: ll-0001-uuid: {} was picked but LeafLink no longer orders it",
                 t(10002)
             )),
         "{out}"
