@@ -1,0 +1,665 @@
+//! An Apex Trading emulator: ordinary code serving the endpoints tagtally reads and
+//! writes, the way `../shared/B2B-API.md` §7-11 describes them: the Bearer token (401
+//! `{"message":"Unauthenticated."}`), an HTML page when `Accept: application/json` is
+//! missing, `updated_at_from` required (Laravel's 422), `page`/`per_page` (15 by
+//! default, at most 500) with absolute `links` and a `meta`, `with_items`, 15 requests
+//! a second a token with the `X-RateLimit-*` headers and a 429 with `Retry-After: 1`,
+//! deal flows with statuses under each parent, one order by id (404 `{"message":"Order
+//! not found"}`), and the status PUT, checked against the order's deal flow (400
+//! `{"error": ...}`), which moves `updated_at`. Every write received is recorded
+//! ([`Emulator::writes`]); faults are injected on purpose ([`Fault`],
+//! [`Emulator::set_down`]). The tests run the real client against it on a loopback
+//! port; `tagtally apex-emulator` serves it for a demo.
+
+// A refusal is the answer itself (`Result<_, Response>`), as axum handlers write it.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::import::apex::int;
+
+/// A fault the next request meets (in the order injected).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Apex's 429: `Retry-After: 1` and its message.
+    TooMany,
+    /// 500 `{"message":"Server Error"}`.
+    ServerError,
+    /// The answer (and what the request does) only after this long: longer than
+    /// the client's timeout, a write lands although its answer never arrives.
+    Delay(Duration),
+    Pass,
+}
+
+/// One write received (a `PUT /v1/shipping-orders/{id}` past the token check).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Write {
+    pub order_id: i64,
+    pub body: Value,
+    /// The status answered.
+    pub status: u16,
+}
+
+/// Requests a token may make per window.
+struct Throttle {
+    limit: u32,
+    window: Duration,
+    seen: HashMap<String, (Instant, u32)>,
+}
+
+/// The emulated Apex of one seller.
+pub struct Emulator {
+    token: String,
+    abilities: Mutex<Vec<String>>,
+    orders: Mutex<Vec<Value>>,
+    flows: Vec<Value>,
+    faults: Mutex<VecDeque<Fault>>,
+    down: AtomicBool,
+    throttle: Mutex<Throttle>,
+    requests: AtomicU64,
+    paths: Mutex<Vec<String>>,
+    writes: Mutex<Vec<Write>>,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn message(status: StatusCode, words: &str) -> Response {
+    (status, axum::Json(json!({"message": words}))).into_response()
+}
+
+fn invalid(field: &str, words: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({"message": "The given data was invalid.", "errors": {field: [words]}})),
+    )
+        .into_response()
+}
+
+const PARENTS: [&str; 6] = [
+    "Submitted",
+    "Accepted",
+    "Pending Shipment",
+    "In Transit",
+    "Delivered",
+    "Complete",
+];
+
+/// Deal flow `id` with a status under each parent (ids `base` to `base + 5`, in
+/// `PARENTS` order: Submitted `base`, Accepted `base + 1`, Pending Shipment
+/// `base + 2`, ...), the company's own names, and under Pending Shipment an archived
+/// status (`base + 9`) and a second one placed later (`base + 6`).
+pub fn deal_flow(id: i64, name: &str, base: i64) -> Value {
+    let status = |sid: i64, name: &str, parent: usize, position: i64, archived: bool| {
+        json!({"id": sid, "name": name, "payment_percentage": 0, "archived": archived,
+               "position": position,
+               "parent_status": {"id": parent + 1, "name": PARENTS[parent]}})
+    };
+    json!({"id": id, "name": name, "order_statuses": [
+        status(base, "New", 0, 1, false),
+        status(base + 1, "Approved", 1, 2, false),
+        status(base + 9, "Staged (old)", 2, 0, true),
+        status(base + 2, "Packed", 2, 3, false),
+        status(base + 6, "Ready for pickup", 2, 4, false),
+        status(base + 3, "Out for delivery", 3, 5, false),
+        status(base + 4, "Delivered", 4, 6, false),
+        status(base + 5, "Paid", 5, 7, false),
+    ]})
+}
+
+impl Emulator {
+    /// Serve `orders` (Apex shipping orders with `items`) to the token `token`, with
+    /// deal flows 7 (statuses 300-306, 301 Accepted) and 8 (400-406), as
+    /// [`deal_flow`] makes them. An order without
+    /// `updated_at` is updated now; one without `deal_flow_id` is in deal flow 7; one
+    /// without an `order_status` key gets its status object from its deal flow.
+    pub fn new(token: &str, orders: Vec<Value>) -> Arc<Emulator> {
+        let emu = Emulator {
+            token: token.into(),
+            abilities: Mutex::new(
+                [
+                    "view:shipping-orders",
+                    "update:shipping-orders",
+                    "view:dealflows",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            orders: Mutex::new(vec![]),
+            flows: vec![deal_flow(7, "Wholesale", 300), deal_flow(8, "Samples", 400)],
+            faults: Mutex::new(VecDeque::new()),
+            down: AtomicBool::new(false),
+            throttle: Mutex::new(Throttle {
+                limit: 15,
+                window: Duration::from_secs(1),
+                seen: HashMap::new(),
+            }),
+            requests: AtomicU64::new(0),
+            paths: Mutex::new(vec![]),
+            writes: Mutex::new(vec![]),
+        };
+        let orders = orders.into_iter().map(|o| emu.filled(o, false)).collect();
+        *emu.orders.lock().expect("lock") = orders;
+        Arc::new(emu)
+    }
+
+    /// The orders of an Apex file: an `orders` page, one `order`, an object or a list.
+    pub fn orders_of(bytes: &[u8]) -> Result<Vec<Value>, String> {
+        let doc: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        crate::import::apex::orders_of("the data", &doc).map_err(|e| e.to_string())
+    }
+
+    fn status_in_flow(&self, flow: i64, status: i64) -> Option<Value> {
+        self.flows
+            .iter()
+            .find(|f| f["id"] == flow)?
+            .get("order_statuses")?
+            .as_array()?
+            .iter()
+            .find(|s| s["id"] == status)
+            .cloned()
+    }
+
+    fn filled(&self, mut o: Value, touch: bool) -> Value {
+        if touch || o.get("updated_at").is_none_or(Value::is_null) {
+            o["updated_at"] = json!(now());
+        }
+        if o.get("deal_flow_id").is_none_or(Value::is_null) {
+            o["deal_flow_id"] = json!(7);
+        }
+        if o.get("order_status").is_none()
+            && let (Some(flow), Some(sid)) = (
+                o.get("deal_flow_id").and_then(int),
+                o.get("order_status_id").and_then(int),
+            )
+            && let Some(s) = self.status_in_flow(flow, sid)
+        {
+            o["order_status"] = s;
+        }
+        o
+    }
+
+    /// Add or replace the order of the same `id` (its `updated_at` now).
+    pub fn put_order(&self, order: Value) {
+        let order = self.filled(order, true);
+        let mut orders = self.orders.lock().expect("lock");
+        match orders.iter_mut().find(|o| o["id"] == order["id"]) {
+            Some(o) => *o = order,
+            None => orders.push(order),
+        }
+    }
+
+    /// Change order `id` as Apex would: fields replaced, `updated_at` now.
+    pub fn change(&self, id: i64, changes: Value) -> bool {
+        let mut orders = self.orders.lock().expect("lock");
+        let Some(o) = orders.iter_mut().find(|o| o["id"] == id) else {
+            return false;
+        };
+        if let (Value::Object(o), Value::Object(c)) = (o, changes) {
+            for (k, v) in c {
+                o.insert(k, v);
+            }
+            o.insert("updated_at".into(), json!(now()));
+        }
+        true
+    }
+
+    /// Order `id` as held now.
+    pub fn order(&self, id: i64) -> Option<Value> {
+        let orders = self.orders.lock().expect("lock");
+        orders.iter().find(|o| o["id"] == id).cloned()
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.faults.lock().expect("lock").push_back(fault);
+    }
+
+    /// While down, every request is answered 503 (Apex in maintenance). A host that
+    /// does not answer at all is a closed port, not an emulator.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::Relaxed);
+    }
+
+    /// The token's abilities, as `/v1/welcome` lists them; a PUT needs
+    /// `update:shipping-orders`, a read `view:shipping-orders`.
+    pub fn set_abilities(&self, abilities: &[&str]) {
+        *self.abilities.lock().expect("lock") = abilities.iter().map(|a| a.to_string()).collect();
+    }
+
+    /// At most `limit` requests a token in a window starting at its first request
+    /// (Apex: 15 a second).
+    pub fn throttle(&self, limit: u32, window: Duration) {
+        let mut t = self.throttle.lock().expect("lock");
+        t.limit = limit;
+        t.window = window;
+        t.seen.clear();
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The path and query of every request answered so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().expect("lock").clone()
+    }
+
+    /// Every write received, in order.
+    pub fn writes(&self) -> Vec<Write> {
+        self.writes.lock().expect("lock").clone()
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/api/v1/welcome", get(welcome))
+            .route("/api/v1/shipping-orders", get(shipping_orders))
+            .route(
+                "/api/v1/shipping-orders/{id}",
+                get(shipping_order).put(put_shipping_order),
+            )
+            .route("/api/v1/deal-flows", get(deal_flows))
+            .route("/api/v1/deal-flows/{id}", get(one_deal_flow))
+            .fallback(fallback)
+            .with_state(self.clone())
+    }
+
+    pub async fn serve(self: &Arc<Self>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
+    /// Serve on a loopback port of its own thread; returns the API root URL
+    /// (`http://127.0.0.1:PORT/api`).
+    pub fn spawn(self: &Arc<Self>) -> String {
+        let addr = crate::periodic::serve_on_loopback(self.router());
+        format!("http://{addr}/api")
+    }
+
+    fn has(&self, ability: &str) -> bool {
+        self.abilities
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|a| a == ability)
+    }
+
+    /// Every request: count it, meet the next fault, check the headers and the
+    /// token, throttle; the rate headers for the answer.
+    async fn gate(&self, headers: &HeaderMap, path: String) -> Result<HeaderMap, Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.paths.lock().expect("lock").push(path);
+        if self.down.load(Ordering::Relaxed) {
+            return Err(message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+            ));
+        }
+        let fault = self.faults.lock().expect("lock").pop_front();
+        match fault {
+            Some(Fault::TooMany) => return Err(too_many(1)),
+            Some(Fault::ServerError) => {
+                return Err(message(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"));
+            }
+            Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+            Some(Fault::Pass) | None => {}
+        }
+        let json = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"));
+        if !json {
+            return Err(login_page());
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(self.token.as_str()) {
+            return Err(message(StatusCode::UNAUTHORIZED, "Unauthenticated."));
+        }
+        let mut t = self.throttle.lock().expect("lock");
+        let (limit, window) = (t.limit, t.window);
+        let at = Instant::now();
+        let seen = t.seen.entry(self.token.clone()).or_insert((at, 0));
+        if at.duration_since(seen.0) >= window {
+            *seen = (at, 0);
+        }
+        seen.1 += 1;
+        if seen.1 > limit {
+            let left = window.saturating_sub(at.duration_since(seen.0));
+            return Err(too_many(left.as_secs_f64().ceil().max(1.0) as u64));
+        }
+        let mut h = HeaderMap::new();
+        h.insert(rate_limit(), HeaderValue::from(limit));
+        h.insert(rate_remaining(), HeaderValue::from(limit - seen.1));
+        Ok(h)
+    }
+}
+
+fn rate_limit() -> HeaderName {
+    HeaderName::from_static("x-ratelimit-limit")
+}
+
+fn rate_remaining() -> HeaderName {
+    HeaderName::from_static("x-ratelimit-remaining")
+}
+
+fn too_many(retry_after: u64) -> Response {
+    let mut r = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Rate limit exceeded. Maximum 15 requests per second allowed.",
+    );
+    let reset = Utc::now().timestamp() + retry_after as i64;
+    let h = r.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    h.insert(rate_limit(), HeaderValue::from(15));
+    h.insert(rate_remaining(), HeaderValue::from(0));
+    h.insert(
+        HeaderName::from_static("x-ratelimit-reset"),
+        HeaderValue::from(reset),
+    );
+    r
+}
+
+/// What Apex's web app answers a request that does not ask for JSON.
+fn login_page() -> Response {
+    Html(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><title>Apex Trading</title></head>\
+         <body><h1>Sign in to Apex Trading</h1><form method=\"post\" action=\"/login\">\
+         </form></body></html>\n",
+    )
+    .into_response()
+}
+
+fn answer(rate: HeaderMap, status: StatusCode, body: Value) -> Response {
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().extend(rate);
+    r
+}
+
+/// Anything else: the web app's page outside `/api`, Apex's 404 inside it.
+async fn fallback(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        return message(StatusCode::NOT_FOUND, "Resource Not Found");
+    }
+    login_page()
+}
+
+fn path_of(req_path: &str, q: &[(String, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://emulator").expect("a URL");
+    url.set_path(req_path);
+    if !q.is_empty() {
+        url.query_pairs_mut().extend_pairs(q);
+    }
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+fn time_of(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            s.parse::<NaiveDate>()
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+}
+
+async fn welcome(State(emu): State<Arc<Emulator>>, headers: HeaderMap) -> Response {
+    let rate = match emu.gate(&headers, "/api/v1/welcome".into()).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let access = emu.abilities.lock().expect("lock").clone();
+    answer(
+        rate,
+        StatusCode::OK,
+        json!({"name": "tagtally emulator token", "api-version": "v1", "access": access}),
+    )
+}
+
+async fn shipping_orders(
+    State(emu): State<Arc<Emulator>>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let path = "/api/v1/shipping-orders";
+    let rate = match emu.gate(&headers, path_of(path, &q)).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if !emu.has("view:shipping-orders") {
+        return message(StatusCode::FORBIDDEN, "This action is unauthorized.");
+    }
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let Some(from) = get("updated_at_from").filter(|f| !f.trim().is_empty()) else {
+        return invalid("updated_at_from", "The updated at from field is required.");
+    };
+    let Some(from) = time_of(from) else {
+        return invalid(
+            "updated_at_from",
+            "The updated at from field must be a valid date.",
+        );
+    };
+    let per_page = match get("per_page").map(|p| p.trim().parse::<usize>()) {
+        None => 15,
+        Some(Ok(n)) if (1..=500).contains(&n) => n,
+        Some(Ok(n)) if n > 500 => {
+            return invalid(
+                "per_page",
+                "The per page field must not be greater than 500.",
+            );
+        }
+        Some(_) => return invalid("per_page", "The per page field must be at least 1."),
+    };
+    let page = match get("page").map(|p| p.trim().parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return invalid("page", "The page field must be at least 1."),
+    };
+    let with_items = get("with_items").is_some_and(|w| matches!(w, "true" | "1"));
+    let (orders, total) = {
+        let all = emu.orders.lock().expect("lock");
+        let mut matching: Vec<&Value> = all
+            .iter()
+            .filter(|o| {
+                o["updated_at"]
+                    .as_str()
+                    .and_then(time_of)
+                    .is_some_and(|t| t >= from)
+            })
+            .collect();
+        matching.sort_by_key(|o| (o["updated_at"].as_str().and_then(time_of), int(&o["id"])));
+        let total = matching.len();
+        let page: Vec<Value> = matching
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|o| {
+                let mut o = o.clone();
+                if !with_items && let Value::Object(m) = &mut o {
+                    m.remove("items");
+                }
+                o
+            })
+            .collect();
+        (page, total)
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let base = format!("http://{host}{path}");
+    let link = |n: usize| {
+        let mut params: Vec<(String, String)> =
+            q.iter().filter(|(k, _)| k != "page").cloned().collect();
+        params.push(("page".into(), n.to_string()));
+        let mut url = reqwest::Url::parse(&base).expect("a URL");
+        url.query_pairs_mut().extend_pairs(params);
+        url.to_string()
+    };
+    let last = total.div_ceil(per_page).max(1);
+    let from_n = (!orders.is_empty()).then(|| (page - 1) * per_page + 1);
+    let to_n = from_n.map(|f| f + orders.len() - 1);
+    let links_list: Vec<Value> = (1..=last)
+        .map(|n| json!({"url": link(n), "label": n.to_string(), "active": n == page}))
+        .collect();
+    answer(
+        rate,
+        StatusCode::OK,
+        json!({
+            "orders": orders,
+            "links": {"first": link(1), "last": link(last),
+                      "prev": (page > 1).then(|| link(page - 1)),
+                      "next": (page < last).then(|| link(page + 1))},
+            "meta": {"current_page": page, "from": from_n, "last_page": last, "links": links_list,
+                     "path": base, "per_page": per_page, "to": to_n, "total": total}
+        }),
+    )
+}
+
+async fn shipping_order(
+    State(emu): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let rate = match emu
+        .gate(&headers, format!("/api/v1/shipping-orders/{id}"))
+        .await
+    {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if !emu.has("view:shipping-orders") {
+        return message(StatusCode::FORBIDDEN, "This action is unauthorized.");
+    }
+    match id.parse::<i64>().ok().and_then(|id| emu.order(id)) {
+        Some(o) => answer(rate, StatusCode::OK, json!({"order": o})),
+        None => message(StatusCode::NOT_FOUND, "Order not found"),
+    }
+}
+
+async fn put_shipping_order(
+    State(emu): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rate = match emu
+        .gate(&headers, format!("PUT /api/v1/shipping-orders/{id}"))
+        .await
+    {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let order_id = id.parse::<i64>().unwrap_or(-1);
+    let (status, response) = put_status(&emu, order_id, &body);
+    emu.writes.lock().expect("lock").push(Write {
+        order_id,
+        body,
+        status: status.as_u16(),
+    });
+    match status {
+        StatusCode::OK => answer(rate, status, response),
+        _ => (status, axum::Json(response)).into_response(),
+    }
+}
+
+/// What the PUT does and answers.
+fn put_status(emu: &Emulator, id: i64, body: &Value) -> (StatusCode, Value) {
+    if !emu.has("update:shipping-orders") {
+        return (
+            StatusCode::FORBIDDEN,
+            json!({"message": "This action is unauthorized."}),
+        );
+    }
+    let Some(status_id) = body.get("order_status_id").and_then(int) else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"message": "The given data was invalid.",
+                   "errors": {"order_status_id": ["The order status id field is required."]}}),
+        );
+    };
+    let mut orders = emu.orders.lock().expect("lock");
+    let Some(o) = orders.iter_mut().find(|o| o["id"] == id) else {
+        return (StatusCode::NOT_FOUND, json!({"message": "Order not found"}));
+    };
+    let flow = o.get("deal_flow_id").and_then(int).unwrap_or(7);
+    let Some(status) = emu.status_in_flow(flow, status_id) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": format!(
+                "The order status {status_id} does not belong to this order's deal flow."
+            )}),
+        );
+    };
+    o["order_status_id"] = json!(status_id);
+    o["order_status"] = status;
+    o["updated_at"] = json!(now());
+    (StatusCode::OK, json!({"order": o.clone()}))
+}
+
+async fn deal_flows(
+    State(emu): State<Arc<Emulator>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let rate = match emu.gate(&headers, "/api/v1/deal-flows".into()).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let with = q
+        .get("with_order_statuses")
+        .is_some_and(|w| matches!(w.as_str(), "true" | "1"));
+    let flows: Vec<Value> = emu
+        .flows
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if !with && let Value::Object(m) = &mut f {
+                m.remove("order_statuses");
+            }
+            f
+        })
+        .collect();
+    answer(rate, StatusCode::OK, json!({"dealflows": flows}))
+}
+
+async fn one_deal_flow(
+    State(emu): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let rate = match emu.gate(&headers, format!("/api/v1/deal-flows/{id}")).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let id = id.parse::<i64>().unwrap_or(-1);
+    match emu.flows.iter().find(|f| f["id"] == id) {
+        Some(f) => answer(rate, StatusCode::OK, json!({"dealflow": f})),
+        None => message(StatusCode::NOT_FOUND, "Deal flow not found"),
+    }
+}
