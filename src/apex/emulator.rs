@@ -297,7 +297,8 @@ impl Emulator {
 
     /// Every request: count it, meet the next fault, check the headers and the
     /// token, throttle; the rate headers for the answer.
-    async fn gate(&self, headers: &HeaderMap, path: String) -> Result<HeaderMap, Response> {
+    async fn gate(&self, headers: &HeaderMap, path: String) -> Result<Passed, Response> {
+        let mut delay = Duration::ZERO;
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.paths.lock().expect("lock").push(path);
         if self.down.load(Ordering::Relaxed) {
@@ -312,7 +313,7 @@ impl Emulator {
             Some(Fault::ServerError) => {
                 return Err(message(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"));
             }
-            Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+            Some(Fault::Delay(d)) => delay = d,
             Some(Fault::Pass) | None => {}
         }
         let json = headers
@@ -341,10 +342,10 @@ impl Emulator {
             let left = window.saturating_sub(at.duration_since(seen.0));
             return Err(too_many(left.as_secs_f64().ceil().max(1.0) as u64));
         }
-        let mut h = HeaderMap::new();
-        h.insert(rate_limit(), HeaderValue::from(limit));
-        h.insert(rate_remaining(), HeaderValue::from(limit - seen.1));
-        Ok(h)
+        let mut rate = HeaderMap::new();
+        rate.insert(rate_limit(), HeaderValue::from(limit));
+        rate.insert(rate_remaining(), HeaderValue::from(limit - seen.1));
+        Ok(Passed { rate, delay })
     }
 }
 
@@ -383,9 +384,19 @@ fn login_page() -> Response {
     .into_response()
 }
 
-fn answer(rate: HeaderMap, status: StatusCode, body: Value) -> Response {
+/// A request let through: the rate headers for its answer, and how long the answer
+/// waits (a [`Fault::Delay`]: what the request does is done first).
+struct Passed {
+    rate: HeaderMap,
+    delay: Duration,
+}
+
+async fn answer(passed: Passed, status: StatusCode, body: Value) -> Response {
+    if !passed.delay.is_zero() {
+        tokio::time::sleep(passed.delay).await;
+    }
     let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().extend(rate);
+    r.headers_mut().extend(passed.rate);
     r
 }
 
@@ -438,6 +449,7 @@ async fn welcome(State(emu): State<Arc<Emulator>>, headers: HeaderMap) -> Respon
         StatusCode::OK,
         json!({"name": "tagtally emulator token", "api-version": "v1", "access": access}),
     )
+    .await
 }
 
 async fn shipping_orders(
@@ -538,6 +550,7 @@ async fn shipping_orders(
                      "path": base, "per_page": per_page, "to": to_n, "total": total}
         }),
     )
+    .await
 }
 
 async fn shipping_order(
@@ -556,7 +569,7 @@ async fn shipping_order(
         return message(StatusCode::FORBIDDEN, "This action is unauthorized.");
     }
     match id.parse::<i64>().ok().and_then(|id| emu.order(id)) {
-        Some(o) => answer(rate, StatusCode::OK, json!({"order": o})),
+        Some(o) => answer(rate, StatusCode::OK, json!({"order": o})).await,
         None => message(StatusCode::NOT_FOUND, "Order not found"),
     }
 }
@@ -583,7 +596,7 @@ async fn put_shipping_order(
         status: status.as_u16(),
     });
     match status {
-        StatusCode::OK => answer(rate, status, response),
+        StatusCode::OK => answer(rate, status, response).await,
         _ => (status, axum::Json(response)).into_response(),
     }
 }
@@ -645,7 +658,7 @@ async fn deal_flows(
             f
         })
         .collect();
-    answer(rate, StatusCode::OK, json!({"dealflows": flows}))
+    answer(rate, StatusCode::OK, json!({"dealflows": flows})).await
 }
 
 async fn one_deal_flow(
@@ -659,7 +672,7 @@ async fn one_deal_flow(
     };
     let id = id.parse::<i64>().unwrap_or(-1);
     match emu.flows.iter().find(|f| f["id"] == id) {
-        Some(f) => answer(rate, StatusCode::OK, json!({"dealflow": f})),
+        Some(f) => answer(rate, StatusCode::OK, json!({"dealflow": f})).await,
         None => message(StatusCode::NOT_FOUND, "Deal flow not found"),
     }
 }
