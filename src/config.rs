@@ -12,6 +12,8 @@ use toml::{Table, Value};
 use crate::domain::Rules;
 use crate::tag::TagParser;
 
+mod apex;
+pub use apex::ApexSettings;
 mod leaflink;
 pub use leaflink::LeafLinkSettings;
 mod licenses;
@@ -36,6 +38,7 @@ pub struct Settings {
     pub ship: ShipSettings,
     pub metrc: MetrcSettings,
     pub leaflink: LeafLinkSettings,
+    pub apex: ApexSettings,
     pub licenses: LicenseSettings,
     pub log: LogSettings,
 }
@@ -375,6 +378,22 @@ impl Settings {
         if !(1..=1000).contains(&l.page_size) || l.timeout_seconds == 0 {
             return Err(bad(
                 "page_size must be 1 to 1000 and timeout_seconds above 0".into(),
+            ));
+        }
+        let a = &settings.apex;
+        let bad = |message: String| ConfigError::Invalid {
+            layer: "apex".into(),
+            message,
+        };
+        if !(1..=15).contains(&a.max_requests_per_second) {
+            return Err(bad(format!(
+                "max_requests_per_second = {}: use 1 to 15 (Apex allows 15 a token)",
+                a.max_requests_per_second
+            )));
+        }
+        if !(1..=500).contains(&a.per_page) || a.timeout_seconds == 0 {
+            return Err(bad(
+                "per_page must be 1 to 500 and timeout_seconds above 0".into()
             ));
         }
         for spec in &settings.scan.sources {

@@ -10,8 +10,10 @@
 //!   allocation rules, [`domain::pick::decide`] (the verdict precedence), the load and
 //!   the delivery ([`domain::ship`]), and the append-only events every state is
 //!   folded from.
-//! - [`import`]: parsers for Metrc package JSON (v1 and v2), LeafLink orders and order
-//!   CSV; bytes in, domain values or a precise error out.
+//! - [`import`]: parsers for Metrc package JSON (v1 and v2), LeafLink and Apex orders
+//!   and order CSV; bytes in, domain values or a precise error out.
+//! - [`apex`]: Apex Trading, live: its one client, the pull of shipping orders, the
+//!   hub's poller and an emulator (as [`leaflink`] for LeafLink).
 //! - [`store`]: the only code that speaks SQL: migrations, packages, orders, events.
 //! - [`scan`]: scanner sources and the shared line framing.
 //! - [`hub`]: the facility hub, an axum service: devices, orders, the merge of
@@ -30,6 +32,7 @@
 //!
 //! See `ARCHITECTURE.md` for the invariants that hold between them.
 
+pub mod apex;
 pub mod app;
 pub mod config;
 pub mod domain;

@@ -240,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .leaflink
                         .is_set()
                         .then(|| settings.leaflink.clone());
+                    options.apex = settings.apex.is_set().then(|| settings.apex.clone());
                     hub_cli::serve(store, &listen, options, &mut out)?;
                 }
                 Some(HubCommand::EnrollDevice { name }) => {
@@ -416,6 +417,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::MetrcEmulator(a) => cli::metrc::emulator(a, &mut out)?,
         Command::Leaflink(cmd) => cli::leaflink::run(&settings, cmd, &mut out)?,
         Command::LeaflinkEmulator(a) => cli::leaflink::emulator(a, &mut out)?,
+        Command::Apex(cmd) => cli::apex::run(&settings, cmd, &mut out)?,
+        Command::ApexEmulator(a) => cli::apex::emulator(a, &mut out)?,
         Command::Coa { order, out: dir } => {
             return cli::metrc::coa(&settings, &order, &dir, &mut out);
         }

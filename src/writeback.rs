@@ -48,13 +48,11 @@ pub trait Sink {
     ) -> impl Future<Output = Result<Applied, SinkError>>;
 }
 
-/// The platform's statuses after which nothing is written back (the order left).
-fn closed_on_platform(platform: Platform, status: Option<&str>) -> bool {
-    let s = status.unwrap_or("").to_ascii_lowercase();
-    match platform {
-        Platform::LeafLink => matches!(s.as_str(), "cancelled" | "rejected" | "combined"),
-        Platform::Apex => s == "cancelled",
-    }
+/// The statuses after which nothing is written back (the order left the platform):
+/// LeafLink's words, and the status the Apex pull gives a cancelled order.
+fn closed_on_platform(status: Option<&str>) -> bool {
+    let s = status.unwrap_or("").trim().to_ascii_lowercase();
+    matches!(s.as_str(), "cancelled" | "rejected" | "combined")
 }
 
 /// The floor's facts of one order, from the store.
@@ -104,7 +102,7 @@ pub fn reconcile(
 ) -> Result<usize, StoreError> {
     let mut n = 0;
     for source in store.orders_to_write_back(platform)? {
-        if closed_on_platform(platform, source.status.as_deref()) {
+        if closed_on_platform(source.status.as_deref()) {
             continue;
         }
         let order = match store.find_order(&source.order) {
@@ -112,6 +110,11 @@ pub fn reconcile(
             Err(StoreError::NoSuchOrder(_)) => continue,
             Err(e) => return Err(e),
         };
+        // Cancelled or rejected on the platform (as the pull imported it; a
+        // Shipped or Complete there is this module's own doing and writes on).
+        if closed_on_platform(Some(&order.status.0)) {
+            continue;
+        }
         let facts = floor_facts(store, &order)?;
         let queued = queued(store.platform_writes_of(&order.number)?);
         let writes = decide(&wanted(platform, &facts), &queued);

@@ -182,6 +182,12 @@ pub(crate) enum Command {
     Leaflink(LeafLinkCommand),
     /// Serve an emulated LeafLink (for a demo or a test) from an order file.
     LeaflinkEmulator(LeafLinkEmulatorArgs),
+    /// Apex Trading, live: check the token, pull the shipping orders, say where the
+    /// pulls stand.
+    #[command(subcommand)]
+    Apex(ApexCommand),
+    /// Serve an emulated Apex (for a demo or a test) from an order file.
+    ApexEmulator(ApexEmulatorArgs),
     /// The state's license register and orders on license hold (docs/licenses.md).
     #[command(subcommand)]
     Licenses(super::licenses::LicensesCommand),
@@ -226,6 +232,42 @@ pub(crate) struct LeafLinkEmulatorArgs {
     /// The API key it accepts (as `App KEY` or `Token KEY`).
     #[arg(long, default_value = "demo-leaflink-key")]
     pub(crate) key: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ApexCommand {
+    /// Ask Apex who the token is and what it may do (`GET /v1/welcome`).
+    Check,
+    /// Pull the shipping orders Apex updated since the last pull and import them as
+    /// `import order` does.
+    Pull,
+    /// When the last pull succeeded, and the last error; the write-backs done,
+    /// waiting and refused.
+    Status,
+    /// Write what the floor did back to Apex's orders now, as their status: packed,
+    /// in transit, delivered. Works on any database that holds the orders, with or
+    /// without a running hub.
+    Push {
+        /// Queue again the writes Apex refused before (after mending the order in
+        /// Apex or the settings).
+        #[arg(long)]
+        retry_failed: bool,
+    },
+}
+
+/// `tagtally apex-emulator`.
+#[derive(clap::Args)]
+pub(crate) struct ApexEmulatorArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:7981")]
+    pub(crate) listen: String,
+    /// Apex order file (an `orders` page, one `order`, an object or a list);
+    /// default: the demo orders (config/demo/apex-orders.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
+    /// The token it accepts (as `Authorization: Bearer TOKEN`).
+    #[arg(long, default_value = "demo-apex-token")]
+    pub(crate) token: String,
 }
 
 #[derive(Subcommand)]
@@ -373,7 +415,7 @@ pub(crate) struct WhoArgs {
 pub(crate) enum Import {
     /// Metrc package JSON (v1 array or v2 {"Data": [...]}).
     Packages { file: PathBuf },
-    /// A LeafLink order (JSON) or an order CSV with header order,buyer,buyer_license,line,sku,batch,tag.
+    /// A LeafLink or Apex order (JSON) or an order CSV with header order,buyer,buyer_license,line,sku,batch,tag.
     Order { file: PathBuf },
 }
 /// `tagtally allocate`.

@@ -2,6 +2,7 @@
 //! `main.rs`. Binary-only: the library never sees them.
 
 pub(crate) mod allocate;
+pub(crate) mod apex;
 pub(crate) mod args;
 pub(crate) mod floor;
 pub(crate) mod leaflink;

@@ -398,6 +398,7 @@ pub fn leaflink_step(status: &str, target: Stage) -> Step {
 /// Which Apex status ids mean which stage (`[apex] status_ids`); an unset one is
 /// looked up in the order's deal flow by its parent status.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ApexStatusIds {
     pub accepted: Option<i64>,
     pub packed: Option<i64>,

@@ -76,6 +76,8 @@ pub struct HubOptions {
     pub metrc: Option<crate::config::MetrcSettings>,
     /// Pull orders from LeafLink while serving (when set up, `poll_seconds > 0`).
     pub leaflink: Option<crate::config::LeafLinkSettings>,
+    /// Pull shipping orders from Apex while serving (when set up, `poll_seconds > 0`).
+    pub apex: Option<crate::config::ApexSettings>,
 }
 
 /// Every route the hub serves: (method, path). The router is built from this table
@@ -131,6 +133,17 @@ pub async fn run(
         ),
         _ => None,
     };
+    let apex = match &options.apex {
+        Some(a) if a.is_set() && a.poll_seconds > 0 => Some(
+            crate::apex::poll::Poller::start(
+                store.path().to_path_buf(),
+                std::time::Duration::from_secs(5),
+                a.clone(),
+            )
+            .map_err(std::io::Error::other)?,
+        ),
+        _ => None,
+    };
     let hub = Arc::new(Hub {
         jobs,
         live,
@@ -173,6 +186,7 @@ pub async fn run(
     let _ = tokio::task::spawn_blocking(move || {
         drop(poller);
         drop(leaflink);
+        drop(apex);
     })
     .await;
     served

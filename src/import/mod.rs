@@ -1,9 +1,11 @@
-//! Parsers for what the facility imports: Metrc package JSON, LeafLink orders, order CSV.
+//! Parsers for what the facility imports: Metrc package JSON, LeafLink and Apex orders,
+//! order CSV.
 //!
 //! Parsing is pure: bytes in, domain values out, or an [`ImportError`] naming the file,
 //! the record and the field. Nothing here touches the store; the caller writes the whole
 //! result in one transaction, so a refused file changes nothing.
 
+pub mod apex;
 pub mod leaflink;
 pub mod licenses;
 pub mod metrc;
@@ -208,13 +210,17 @@ pub(crate) fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// An order file: LeafLink JSON (one order, a list, or a page with `results`) or CSV
-/// with the header `order,buyer,buyer_license,line,sku,batch,tag`, told apart by content.
+/// An order file: LeafLink JSON (one order, a list, or a page with `results`), Apex
+/// JSON (an `orders` page, an `order`, or orders with an `invoice_number`) or CSV with
+/// the header `order,buyer,buyer_license,line,sku,batch,tag`, told apart by content.
 pub fn parse_orders(file: &str, bytes: &[u8]) -> Result<Vec<Order>, ImportError> {
     let bytes = strip_bom(bytes);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         None => Err(ImportError::file(file, "the file is empty")),
+        Some(b'{') | Some(b'[') if apex::looks_like_apex(&parse_json(file, bytes)?) => {
+            apex::parse(file, bytes)
+        }
         Some(b'{') | Some(b'[') => leaflink::parse(file, bytes),
         Some(_) => order_csv::parse(file, bytes),
     }
