@@ -101,6 +101,11 @@ fn an_inactive_license_is_held_listed_refused_once_and_released_by_a_supervisor(
         "{orders}"
     );
     assert!(!line("SO-1001").contains("LICENSE"), "{orders}");
+    let shown = site.ok(&["licenses", "show"]);
+    assert!(
+        shown.contains("order SO-1002 is on license hold") && !shown.contains("SO-1001"),
+        "{shown}"
+    );
     let status = site.ok(&["status", "SO-1002"]);
     assert!(
         status.contains(&format!(

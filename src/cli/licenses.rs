@@ -60,16 +60,27 @@ pub(crate) fn run(settings: &Settings, cmd: LicensesCommand, out: &mut impl Writ
                     serde_json::to_writer(&mut *out, &s)?;
                     writeln!(out)?;
                 }
-                None => match &s.imported_at {
-                    None => writeln!(out, "no license register imported: orders are not checked")?,
-                    Some(at) => writeln!(
-                        out,
-                        "license register from {} (imported {at}): {} licenses, {} active",
-                        s.source.as_deref().unwrap_or("?"),
-                        s.licenses,
-                        s.active
-                    )?,
-                },
+                None => {
+                    match &s.imported_at {
+                        None => {
+                            writeln!(out, "no license register imported: orders are not checked")?
+                        }
+                        Some(at) => writeln!(
+                            out,
+                            "license register from {} (imported {at}): {} licenses, {} active",
+                            s.source.as_deref().unwrap_or("?"),
+                            s.licenses,
+                            s.active
+                        )?,
+                    }
+                    // Every open order on hold, or released, with why.
+                    for o in store.open_orders()? {
+                        let (order, standing) = app::license::standing(&store, &o.number)?;
+                        if let Some(line) = standing.sentence(&order.number) {
+                            writeln!(out, "  {line}")?;
+                        }
+                    }
+                }
                 Some(key) => {
                     let (order, standing) = app::license::standing(&store, &key)?;
                     if json {
