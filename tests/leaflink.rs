@@ -403,4 +403,30 @@ fn an_order_allocated_here_is_unchanged_when_leaflink_sends_it_again() {
     let out = site.ok(&["leaflink", "pull"]);
     assert!(out.contains("1 unchanged"), "{out}");
     assert_eq!(site.sql::<i64>("SELECT count(*) FROM allocations"), 2);
+
+    // One package picked, then the buyer halves the line in LeafLink: the
+    // allocation no longer sums to the line, so it is not kept (allocate again),
+    // and the package already picked stands as an exception for a supervisor.
+    let a = site.pick_json("LL0021", format!("{}\n", t(10001)).as_bytes());
+    assert_eq!(a[0]["verdict"], "accepted", "{a:?}");
+    let mut o = order(
+        21,
+        41,
+        Value::Null,
+        json!({"amount": "18.00", "currency": "USD"}),
+    );
+    o["line_items"][0]["quantity"] = json!("24.0000");
+    emu.put_order(o);
+    let out = site.ok(&["leaflink", "pull"]);
+    assert!(
+        out.contains("1 updated")
+            && out.contains(&format!(
+                "exception: ll-0021-uuid: {} was picked but LeafLink no longer orders it",
+                t(10001)
+            )),
+        "{out}"
+    );
+    assert_eq!(site.sql::<i64>("SELECT count(*) FROM allocations"), 0);
+    let picks: i64 = site.sql("SELECT count(*) FROM events WHERE kind = 'scan'");
+    assert_eq!(picks, 1, "no pick dropped");
 }

@@ -240,10 +240,19 @@ impl Store {
     }
 }
 
-/// Per line: the line's batch and the tags `tagtally allocate` put on it.
-pub(super) type AllocatedHere = HashMap<String, (Option<String>, Vec<MetrcTag>)>;
+/// What `tagtally allocate` put on one line: the line's batch, quantity and unit
+/// then, and the tags.
+pub(super) struct KeptLine {
+    pub(super) batch: Option<String>,
+    pub(super) quantity: Option<String>,
+    pub(super) unit: Option<String>,
+    pub(super) tags: Vec<MetrcTag>,
+}
 
-/// What `tagtally allocate` put on an order's lines, by line: the batch and the tags.
+/// Per line id.
+pub(super) type AllocatedHere = HashMap<String, KeptLine>;
+
+/// What `tagtally allocate` put on an order's lines, by line.
 pub(super) fn allocated_here(
     tx: &rusqlite::Connection,
     path: &std::path::Path,
@@ -252,21 +261,35 @@ pub(super) fn allocated_here(
     let err = |e| super::classify(path, e);
     let mut st = tx
         .prepare_cached(
-            "SELECT a.line_id, l.batch, a.tag FROM allocations a
+            "SELECT a.line_id, l.batch, l.quantity, l.unit, a.tag FROM allocations a
              JOIN order_lines l ON l.order_number = a.order_number AND l.line_id = a.line_id
              WHERE a.order_number = ?1 AND a.source = 'allocate' ORDER BY a.line_id, a.position",
         )
         .map_err(err)?;
-    let rows: Vec<(String, Option<String>, String)> = st
-        .query_map([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = st
+        .query_map([order], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .map_err(err)?
         .collect::<Result<_, _>>()
         .map_err(err)?;
     let mut out = AllocatedHere::new();
-    for (line, batch, tag) in rows {
-        let e = out.entry(line).or_insert((batch, Vec::new()));
+    for (line, batch, quantity, unit, tag) in rows {
+        let e = out.entry(line).or_insert(KeptLine {
+            batch,
+            quantity,
+            unit,
+            tags: Vec::new(),
+        });
         if let Ok(t) = MetrcTag::new(&tag) {
-            e.1.push(t);
+            e.tags.push(t);
         }
     }
     Ok(out)

@@ -276,15 +276,31 @@ fn with_kept_allocation(
     let kept = super::allocate::allocated_here(conn, path, &order.number)?;
     let mut kept_lines = Vec::new();
     for line in order.lines.iter_mut().filter(|l| l.tags.is_empty()) {
-        if let Some((batch, tags)) = kept.get(&line.id)
-            && (line.batch.is_none() || line.batch == *batch)
+        // Kept while the line asks for what was allocated: a changed quantity or
+        // unit no longer sums to it (allocate again; a package of it already picked
+        // is then an exception, or refused by a file import).
+        if let Some(k) = kept.get(&line.id)
+            && (line.batch.is_none() || line.batch == k.batch)
+            && same_amount(line.quantity.as_deref(), k.quantity.as_deref())
+            && line.unit == k.unit
         {
-            line.batch.clone_from(batch);
-            line.tags.clone_from(tags);
+            line.batch.clone_from(&k.batch);
+            line.tags.clone_from(&k.tags);
             kept_lines.push(line.id.clone());
         }
     }
     Ok((order, kept_lines))
+}
+
+/// Two quantities as sources write them ("48", "48.0000", "48.00") are the same amount.
+fn same_amount(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => a.trim() == b.trim(),
+        },
+        (a, b) => a == b,
+    }
 }
 
 /// Replace an order's row, lines and allocation inside `tx` (its events are untouched).
