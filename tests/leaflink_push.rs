@@ -497,3 +497,28 @@ fn a_hub_with_push_on_writes_back_while_it_serves() {
     h.stop();
     assert_eq!(writes(&emu).len(), 2, "{:?}", writes(&emu));
 }
+
+#[test]
+fn an_order_that_disappears_from_leaflink_is_said_and_nothing_here_changes() {
+    let (emu, site, _) = setup();
+    site.pick_json("SO-1002", &lines(&[10005, 10006]));
+    assert!(emu.remove_order("SO-1002"));
+    let out = site.ok(&["leaflink", "push"]);
+    assert!(out.contains("refused"), "{out}");
+    assert!(
+        out.contains("LeafLink has no") && out.contains("(404)"),
+        "{out}"
+    );
+    // The picks, the order and its lines are as they were; the refusal is shown.
+    let events: i64 = site.sql("SELECT count(*) FROM events WHERE order_number = 'SO-1002'");
+    assert_eq!(events, 2);
+    let status = site.ok(&["status", "SO-1002"]);
+    assert!(
+        status.contains("REFUSED") && status.contains("404"),
+        "{status}"
+    );
+    assert!(status.contains("order SO-1002: 2/2 picked"), "{status}");
+    // A pull does not bring it back, nor drop it.
+    site.ok(&["leaflink", "pull"]);
+    assert!(site.ok(&["orders"]).contains("SO-1002"));
+}

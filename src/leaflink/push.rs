@@ -37,10 +37,17 @@ fn bad(what: &str, message: &str) -> SinkError {
 impl LeafLinkSink<'_> {
     async fn get(&self, path: &str, what: &str) -> Result<Value, SinkError> {
         let url = self.client.url(path, &[]).map_err(sink_error)?;
-        self.client
-            .get_json_once(url, what)
-            .await
-            .map_err(sink_error)
+        match self.client.get_json_once(url, what).await {
+            // Gone from LeafLink (deleted, or out of this key's sight): said so; the
+            // order and its picks stay here.
+            Err(LeafLinkError::Refused { status: 404, .. }) => Err(SinkError {
+                failure: crate::domain::writeback::Failure::Refused,
+                message: format!(
+                    "LeafLink has no {what} any more (404): it was deleted there, or this key can no longer see it; nothing here is changed, check the order in LeafLink"
+                ),
+            }),
+            r => r.map_err(sink_error),
+        }
     }
 
     async fn line(

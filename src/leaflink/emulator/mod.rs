@@ -190,6 +190,14 @@ impl Emulator {
             .insert(target.into(), message.into());
     }
 
+    /// Delete order `number` (as LeafLink does a draft): it is gone from every route.
+    pub fn remove_order(&self, number: &str) -> bool {
+        let mut orders = self.orders.lock().expect("lock");
+        let before = orders.len();
+        orders.retain(|o| o["number"] != number);
+        orders.len() < before
+    }
+
     /// Refuse no write any more.
     pub fn clear_refusals(&self) {
         self.refuse.lock().expect("lock").clear();
