@@ -24,7 +24,7 @@ use crate::config::ApexSettings;
 use crate::domain::Order;
 use crate::domain::writeback::Platform;
 use crate::import::apex::{int, parent_of, parent_rank, parse_with, state_of};
-use crate::store::{Store, StoreError};
+use crate::store::{OrderSource, Store, StoreError};
 
 /// When the last complete pull started (RFC 3339): the next asks from there.
 pub const CURSOR: &str = "apex_orders_cursor";
@@ -280,37 +280,42 @@ fn take(
         }
     }
     let status = state.status_id.to_string();
+    let source = OrderSource {
+        order: o.number.clone(),
+        platform: Platform::Apex,
+        platform_id: id.to_string(),
+        status: Some(status.clone()),
+        pulled_at: now,
+    };
     if known.is_some()
         && store
             .find_order(&o.number)
             .is_ok_and(|stored| store.order_as_imported(&o).is_ok_and(|o| stored == o))
     {
-        store.set_order_source(
-            &o.number,
-            Platform::Apex,
-            &id.to_string(),
-            Some(&status),
-            now,
-        )?;
         report.unchanged += 1;
-        return Ok(());
-    }
-    match store.import_orders_from_platform(std::slice::from_ref(&o)) {
-        Ok(orphans) => {
-            for (order, tags) in orphans {
-                for tag in tags {
-                    report.picked_off_order.push(format!(
-                        "{order}: {tag} was picked but Apex no longer orders it: an exception for a supervisor (put it back and undo the pick, or order it again)"
-                    ));
-                }
-            }
+        // Written only when it says something new: an unchanged pull writes nothing.
+        if store.order_source(&o.number)?.is_none_or(|s| {
+            (s.platform, &s.platform_id, &s.status)
+                != (source.platform, &source.platform_id, &source.status)
+        }) {
             store.set_order_source(
                 &o.number,
                 Platform::Apex,
-                &id.to_string(),
+                &source.platform_id,
                 Some(&status),
                 now,
             )?;
+        }
+        return Ok(());
+    }
+    match store.import_order_from_platform(&o, &source) {
+        Ok(orphans) => {
+            for tag in orphans {
+                report.picked_off_order.push(format!(
+                    "{}: {tag} was picked but Apex no longer orders it: an exception for a supervisor (put it back and undo the pick, or order it again)",
+                    o.number
+                ));
+            }
             if o.status.closes_the_order() {
                 report.closed += 1;
             } else if known.is_some() {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::client::{Client, LeafLinkError};
 use crate::config::LeafLinkSettings;
 use crate::domain::writeback::Platform;
-use crate::store::{Store, StoreError};
+use crate::store::{OrderSource, Store, StoreError};
 
 /// When the last complete pull started (RFC 3339): the next asks from there.
 pub const CURSOR: &str = "leaflink_orders_cursor";
@@ -264,11 +264,12 @@ async fn take(
         }
     };
     // Where the order came from, for the write-back: LeafLink's number is its id.
-    let source = |store: &mut Store| -> Result<(), StoreError> {
-        for o in &parsed {
-            store.set_order_source(&o.number, Platform::LeafLink, &o.number, Some(&status), now)?;
-        }
-        Ok(())
+    let source_of = |o: &crate::domain::Order| OrderSource {
+        order: o.number.clone(),
+        platform: Platform::LeafLink,
+        platform_id: o.number.clone(),
+        status: Some(status.clone()),
+        pulled_at: now,
     };
     if let (true, [o]) = (known, parsed.as_slice())
         && store
@@ -276,33 +277,38 @@ async fn take(
             .is_ok_and(|stored| store.order_as_imported(o).is_ok_and(|o| stored == o))
     {
         report.unchanged += 1;
-        source(store)?;
+        // Written only when it says something new (an order pulled before sources
+        // were kept, a status changed): an unchanged pull writes nothing.
+        let want = source_of(o);
+        if store.order_source(&o.number)?.is_none_or(|s| {
+            (s.platform, &s.platform_id, &s.status)
+                != (want.platform, &want.platform_id, &want.status)
+        }) {
+            store.set_order_source(&o.number, Platform::LeafLink, &o.number, Some(&status), now)?;
+        }
         return Ok(());
     }
-    match store.import_orders_from_platform(&parsed) {
-        Ok(orphans) => {
-            for (order, tags) in orphans {
-                for tag in tags {
+    for o in &parsed {
+        match store.import_order_from_platform(o, &source_of(o)) {
+            Ok(orphans) => {
+                for tag in orphans {
                     report.picked_off_order.push(format!(
-                        "{order}: {tag} was picked but LeafLink no longer orders it: an exception for a supervisor (put it back and undo the pick, or order it again)"
+                        "{}: {tag} was picked but LeafLink no longer orders it: an exception for a supervisor (put it back and undo the pick, or order it again)",
+                        o.number
                     ));
                 }
+                if closing {
+                    report.closed += 1;
+                } else if known {
+                    report.updated += 1;
+                } else {
+                    report.new += 1;
+                }
             }
-            if closing {
-                report.closed += 1;
-            } else if known {
-                report.updated += 1;
-            } else {
-                report.new += 1;
-            }
+            Err(e @ StoreError::AllocationRefused { .. }) => report.refused.push(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
-        Err(e @ StoreError::AllocationRefused { .. }) => {
-            report.refused.push(e.to_string());
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
     }
-    source(store)?;
     Ok(())
 }
 

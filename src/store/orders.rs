@@ -113,27 +113,34 @@ impl Store {
     /// lines and allocation but never its events.
     #[instrument(skip_all, err(level = "debug"), fields(count = orders.len()))]
     pub fn import_orders(&mut self, orders: &[Order]) -> Result<(), StoreError> {
-        self.import_orders_as(orders, false).map(|_| ())
+        self.import_orders_as(orders, None).map(|_| ())
     }
 
-    /// Import orders as a platform's pull does: as [`Store::import_orders`], except
+    /// Import one order as a platform's pull does, with where it came from
+    /// (`source`, kept in the same transaction): as [`Store::import_orders`], except
     /// that an order changed on the platform so that a package already picked is no
     /// longer allocated (a line reduced or dropped) is imported all the same. The
     /// picks stay (the events are never touched) and each such package becomes an
     /// exception for a supervisor (picked, not allocated: the hub's merge raises
-    /// it); returned per order.
-    pub fn import_orders_from_platform(
+    /// it); they are returned.
+    pub fn import_order_from_platform(
         &mut self,
-        orders: &[Order],
-    ) -> Result<Vec<(String, Vec<MetrcTag>)>, StoreError> {
-        self.import_orders_as(orders, true)
+        order: &Order,
+        source: &super::OrderSource,
+    ) -> Result<Vec<MetrcTag>, StoreError> {
+        Ok(self
+            .import_orders_as(std::slice::from_ref(order), Some(source))?
+            .into_iter()
+            .flat_map(|(_, tags)| tags)
+            .collect())
     }
 
     fn import_orders_as(
         &mut self,
         orders: &[Order],
-        keep_picks: bool,
+        source: Option<&super::OrderSource>,
     ) -> Result<Vec<(String, Vec<MetrcTag>)>, StoreError> {
+        let keep_picks = source.is_some();
         let mut orphans = Vec::new();
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -163,6 +170,9 @@ impl Store {
                 });
             }
             write_order(&tx, &path, &order, &now)?;
+            if let Some(src) = source {
+                super::platform::write_source(&tx, &path, &order.number, src)?;
+            }
             for line in kept_lines {
                 tx.execute(
                     "UPDATE allocations SET source = 'allocate'

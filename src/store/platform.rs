@@ -127,6 +127,24 @@ fn write_of(r: &Row) -> rusqlite::Result<RawWrite> {
     ))
 }
 
+/// Keep where order `order` came from, inside `tx` (with its import).
+pub(super) fn write_source(
+    tx: &rusqlite::Transaction,
+    path: &std::path::Path,
+    order: &str,
+    s: &OrderSource,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO order_sources (order_number, platform, platform_id, platform_status, pulled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (order_number) DO UPDATE SET platform = ?2, platform_id = ?3,
+             platform_status = COALESCE(?4, platform_status), pulled_at = ?5",
+        params![order, s.platform.as_str(), s.platform_id, s.status, text(s.pulled_at)],
+    )
+    .map_err(|e| classify(path, e))?;
+    Ok(())
+}
+
 impl Store {
     /// Keep where order `order` came from (a pull does, with each order it imports).
     pub fn set_order_source(
