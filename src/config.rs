@@ -12,6 +12,8 @@ use toml::{Table, Value};
 use crate::domain::Rules;
 use crate::tag::TagParser;
 
+mod desk;
+pub use desk::DeskSettings;
 mod leaflink;
 pub use leaflink::LeafLinkSettings;
 mod licenses;
@@ -37,6 +39,7 @@ pub struct Settings {
     pub metrc: MetrcSettings,
     pub leaflink: LeafLinkSettings,
     pub licenses: LicenseSettings,
+    pub desk: DeskSettings,
     pub log: LogSettings,
 }
 

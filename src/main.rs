@@ -240,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .leaflink
                         .is_set()
                         .then(|| settings.leaflink.clone());
+                    options.desk = tagtally::hub::DeskOptions::from_settings(&settings);
                     hub_cli::serve(store, &listen, options, &mut out)?;
                 }
                 Some(HubCommand::EnrollDevice { name }) => {

@@ -50,6 +50,7 @@ pub fn options(
             .transpose()?,
         metrc: None,
         leaflink: None,
+        desk: Default::default(),
     })
 }
 
