@@ -105,6 +105,9 @@ async fn post(
     answer(req.send().await.unwrap()).await
 }
 
+/// A form's fields.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 fn urlencoded(form: &[(&str, &str)]) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
@@ -419,7 +422,7 @@ async fn a_coordinator_releases_a_hold_and_no_forged_form_or_picker_does() {
     assert!(board.body.contains("Release hold"));
     let token = csrf(&board.body);
     let path = "/desk/orders/SO-1001/release";
-    let refusals: [(&[(&str, &str)], Option<&str>); 5] = [
+    let refusals: [(Form, Option<&str>); 5] = [
         (&[("reason", "paper seen")], None),
         (&[("csrf", "tt_wrong"), ("reason", "paper seen")], None),
         (

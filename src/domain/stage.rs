@@ -338,6 +338,9 @@ mod tests {
             (l[0].device.as_str(), l[0].person.as_deref()),
             ("vault-1", Some("Bo"))
         );
-        assert_eq!((l[1].device.as_str(), l[1].person), ("vault-2", None));
+        assert_eq!(
+            (l[1].device.as_str(), l[1].person.as_deref()),
+            ("vault-2", None)
+        );
     }
 }
