@@ -14,6 +14,8 @@ use crate::tag::TagParser;
 
 mod apex;
 pub use apex::ApexSettings;
+mod desk;
+pub use desk::DeskSettings;
 mod leaflink;
 pub use leaflink::LeafLinkSettings;
 mod licenses;
@@ -40,6 +42,7 @@ pub struct Settings {
     pub leaflink: LeafLinkSettings,
     pub apex: ApexSettings,
     pub licenses: LicenseSettings,
+    pub desk: DeskSettings,
     pub log: LogSettings,
 }
 

@@ -241,6 +241,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .is_set()
                         .then(|| settings.leaflink.clone());
                     options.apex = settings.apex.is_set().then(|| settings.apex.clone());
+                    options.desk = tagtally::hub::DeskOptions::from_settings(&settings);
                     hub_cli::serve(store, &listen, options, &mut out)?;
                 }
                 Some(HubCommand::EnrollDevice { name }) => {

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls these.
 
 pub mod allocate;
+pub mod board;
 pub mod decode;
 pub mod docs;
 pub mod license;

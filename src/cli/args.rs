@@ -347,7 +347,7 @@ pub(crate) enum UserCommand {
     /// Add a person, or give one a new role and PIN (which also lifts a lock-out).
     Add {
         name: String,
-        /// picker, loader, driver or supervisor.
+        /// picker, loader, driver, supervisor, or coordinator (the hub's desk only).
         #[arg(long)]
         role: String,
         /// 4 to 8 digits.

@@ -99,7 +99,9 @@ pub(crate) fn run(settings: &Settings, cmd: LicensesCommand, out: &mut impl Writ
                 settings,
                 who.person.as_deref(),
                 who.pin.as_deref(),
-                Role::Supervisor,
+                // The role a release needs (`Role::needed_for`): a coordinator, or a
+                // supervisor.
+                Role::Coordinator,
             )?;
             // The release names the person. On a station without people there is
             // nobody to check the name against: it is recorded as given.

@@ -161,7 +161,7 @@ impl Standing {
         match self {
             Standing::NotChecked | Standing::Good => None,
             Standing::Held { problem } => Some(format!(
-                "order {order} is on license hold: {problem}; a supervisor may release it (tagtally licenses release {order} --reason ...)"
+                "order {order} is on license hold: {problem}; a coordinator or a supervisor may release it (tagtally licenses release {order} --reason ...)"
             )),
             Standing::Released { problem, release } => Some(format!(
                 "order {order}: {problem}, released by {} ({}): {}",

@@ -17,6 +17,7 @@ pub mod pull;
 pub mod receipt;
 pub mod ruling;
 pub mod ship;
+pub mod stage;
 pub mod state;
 pub mod transport;
 pub mod walk;

@@ -142,6 +142,16 @@ impl Shipment {
         self.removed.iter().map(|(t, r)| (t, r.as_str()))
     }
 
+    /// Packages on the vehicle before the load is confirmed (the dock at work).
+    pub fn on_vehicle(&self) -> usize {
+        self.loaded.len()
+    }
+
+    /// Packages scanned at the hand-over so far.
+    pub fn handed_over(&self) -> usize {
+        self.handed.len()
+    }
+
     pub fn is_loaded(&self, tag: &MetrcTag) -> bool {
         self.loaded.contains_key(tag)
     }

@@ -51,6 +51,7 @@ pub fn options(
         metrc: None,
         leaflink: None,
         apex: None,
+        desk: Default::default(),
     })
 }
 

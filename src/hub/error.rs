@@ -35,6 +35,11 @@ impl ApiError {
     pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+
+    /// The sentence, for a page rather than a JSON body.
+    pub(super) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<crate::app::docs::DocError> for ApiError {

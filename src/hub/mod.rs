@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod cli;
+mod desk;
 mod error;
 pub mod openapi;
 mod push;
@@ -36,6 +37,7 @@ use crate::store::{DeviceRecord, Store, StoreError};
 use crate::tag::MetrcTag;
 use api::{FEED_LIMIT, Feed, PushRequest, PushResponse};
 
+pub use desk::ROUTES as DESK_ROUTES;
 pub use error::ApiError;
 use routes::{Device, router};
 
@@ -78,6 +80,32 @@ pub struct HubOptions {
     pub leaflink: Option<crate::config::LeafLinkSettings>,
     /// Pull shipping orders from Apex while serving (when set up, `poll_seconds > 0`).
     pub apex: Option<crate::config::ApexSettings>,
+    /// The coordinator's desk: session idle time and the PIN lock-out.
+    pub desk: DeskOptions,
+}
+
+/// How the desk (`/desk`) signs people in and keeps them signed in.
+#[derive(Clone, Debug)]
+pub struct DeskOptions {
+    /// A session ends after this long without a request (`[desk] idle_minutes`).
+    pub idle: std::time::Duration,
+    /// Wrong PINs and lock-out, as on the floor (`[people]`).
+    pub lockout: crate::store::Lockout,
+}
+
+impl Default for DeskOptions {
+    fn default() -> Self {
+        DeskOptions::from_settings(&crate::config::Settings::default())
+    }
+}
+
+impl DeskOptions {
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        DeskOptions {
+            idle: s.desk.idle(),
+            lockout: s.people.lockout(),
+        }
+    }
 }
 
 /// Every route the hub serves: (method, path). The router is built from this table
@@ -147,6 +175,7 @@ pub async fn run(
     let hub = Arc::new(Hub {
         jobs,
         live,
+        desk: desk::Sessions::default(),
         options,
         closing,
     });
@@ -280,7 +309,11 @@ fn spawn_store_thread(
 
 struct Hub {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Every order's merged state after each change: the order's live stream and
+    /// the desk's board both listen.
     live: broadcast::Sender<LiveUpdate>,
+    /// The desk's signed-in sessions (in memory: a restart signs everyone out).
+    desk: desk::Sessions,
     options: HubOptions,
     closing: watch::Receiver<bool>,
 }
@@ -305,6 +338,8 @@ struct Inner {
 }
 
 struct Cached {
+    /// The order as imported, its lines and allocation.
+    order: crate::domain::Order,
     list: PickList,
     packages: HashMap<MetrcTag, Package>,
     merger: Merger,
@@ -312,6 +347,10 @@ struct Cached {
     today: NaiveDate,
     /// Events that reached the hub after the order was closed here.
     late: Vec<crate::domain::merge::Exception>,
+    /// The load and delivery, and who works on the order: folded with the merge
+    /// from the same counted events (for the desk's board).
+    ship: crate::domain::Shipment,
+    workers: crate::domain::stage::Workers,
 }
 
 impl Cached {
@@ -420,12 +459,15 @@ impl Inner {
             self.orders.insert(
                 number.clone(),
                 Cached {
+                    order,
                     list,
                     packages,
                     merger: Merger::new(),
                     last_id: 0,
                     today,
                     late: Vec::new(),
+                    ship: Default::default(),
+                    workers: Default::default(),
                 },
             );
         }
@@ -444,11 +486,24 @@ impl Inner {
                 || !cached
                     .merger
                     .fold_in(&cached.list, &cached.packages, rules, today, &events);
+            if !refold {
+                // In order and none a hold or a ruling: every one counts.
+                for e in &events {
+                    cached.ship.apply(e);
+                    cached.workers.apply(e);
+                }
+            }
             cached.last_id = last;
         }
         if refold {
             let events = self.store.events_for_order(&number)?;
             cached.merger = merge(&cached.list, &cached.packages, rules, today, &events);
+            cached.ship = Default::default();
+            cached.workers = Default::default();
+            for e in crate::domain::counted(events) {
+                cached.ship.apply(&e);
+                cached.workers.apply(&e);
+            }
         }
         cached.late = if self.store.order_open(&number)? {
             Vec::new()

@@ -128,7 +128,7 @@ pub fn document() -> Value {
                     "hub": {"type": "string", "description": "the hub's instance id"},
                     "your_last_seq": {"type": ["integer", "null"], "description": "the last sequence number the hub holds of the asking device"},
                     "licenses": {"type": "object", "description": "the license register's facts for the open orders' buyer licenses (imported_at, entries of number, status, active, expires); absent while the hub has no register"},
-                    "people": {"type": "array", "items": {"type": "object", "properties": {
+                    "people": {"type": "array", "description": "the people who sign in on devices (coordinators work at the desk only and are not sent)", "items": {"type": "object", "properties": {
                         "name": {"type": "string"}, "role": {"enum": ["picker", "loader", "driver", "supervisor"]},
                         "pin_hash": {"type": "string", "description": "salted, stretched; never the PIN"},
                         "disabled": {"type": "boolean"}}}}}}))}),

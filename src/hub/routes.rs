@@ -53,6 +53,7 @@ pub(super) fn router(hub: Arc<Hub>) -> Router {
         router = router.route(path, m);
     }
     router
+        .merge(super::desk::routes())
         .fallback(|method: Method, uri: axum::http::Uri| async move {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -192,7 +193,13 @@ async fn snapshot(
             orders,
             packages,
             packages_cursor,
-            people: inner.store.person_records()?,
+            // A coordinator works at the desk only: their PIN hash stays on the hub.
+            people: inner
+                .store
+                .person_records()?
+                .into_iter()
+                .filter(|p| p.role != crate::domain::people::Role::Coordinator)
+                .collect(),
             hub: inner.store.instance_id()?,
             your_last_seq: match device.device_id.as_deref() {
                 Some(id) => Some(inner.store.last_seq_of(id)?),

@@ -91,3 +91,71 @@ fn the_holds_migration_keeps_every_event_with_its_id_and_person() {
     );
     assert!(s.conn.execute("DELETE FROM events", []).is_err());
 }
+
+#[test]
+fn the_coordinator_migration_keeps_people_their_pins_locks_and_role_history() {
+    use crate::domain::people::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let before = MIGRATIONS
+        .iter()
+        .position(|(name, _)| *name == "0015_coordinator")
+        .unwrap();
+    {
+        let mut s = Store::open(&path, Duration::from_secs(5)).unwrap();
+        s.set_person("Ana", Role::Supervisor, "2468").unwrap();
+        s.set_person("Bo", Role::Picker, "1357").unwrap();
+    }
+    let rows = |conn: &Connection| -> Vec<(String, String, String, i64)> {
+        conn.prepare("SELECT name, role, pin_hash, failed FROM people ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let history = |conn: &Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM role_history", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (people, roles) = {
+        // Back to the schema before 0015, tables as that schema made them.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE p AS SELECT * FROM people; CREATE TABLE h AS SELECT * FROM role_history;
+             DROP TABLE people; DROP TABLE role_history;",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[2].1).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE role_history (name TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN
+               ('picker', 'loader', 'driver', 'supervisor')), since TEXT NOT NULL,
+               PRIMARY KEY (name, since)) STRICT;
+             INSERT INTO people SELECT * FROM p; INSERT INTO role_history SELECT * FROM h;
+             DROP TABLE p; DROP TABLE h;",
+        )
+        .unwrap();
+        conn.execute("UPDATE people SET failed = 3 WHERE name = 'Bo'", [])
+            .unwrap();
+        assert!(
+            conn.execute(
+                "UPDATE people SET role = 'coordinator' WHERE name = 'Bo'",
+                []
+            )
+            .is_err(),
+            "the old check refuses the new role"
+        );
+        conn.pragma_update(None, "user_version", before as i64)
+            .unwrap();
+        (rows(&conn), history(&conn))
+    };
+    let mut s = Store::open(&path, Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        rows(&s.conn),
+        people,
+        "names, roles, PIN hashes and counts kept"
+    );
+    assert_eq!(history(&s.conn), roles);
+    s.set_person("Cy", Role::Coordinator, "9753").unwrap();
+    assert_eq!(s.people().unwrap()[2].role, Role::Coordinator);
+}

@@ -36,7 +36,7 @@ mod sync;
 pub use allocate::ItemMapping;
 pub use coa::{CoaCandidate, LabResultRow};
 pub use decide::Decided;
-pub use devices::{DeviceError, DeviceRecord, SecurityEntry, token_hash};
+pub use devices::{DeviceError, DeviceRecord, SecurityEntry, new_token, token_hash};
 pub use durability::Durability;
 pub use licenses::RegisterSummary;
 pub use metrc::{MetrcDelivery, MetrcWrite, WriteState};
@@ -85,6 +85,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0014_platform_writes",
         include_str!("migrations/0014_platform_writes.sql"),
+    ),
+    (
+        "0015_coordinator",
+        include_str!("migrations/0015_coordinator.sql"),
     ),
 ];
 

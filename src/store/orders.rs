@@ -213,6 +213,23 @@ impl Store {
         read_order(&self.conn, &self.path, &number)
     }
 
+    /// The open orders' numbers, by ship date (none last), then number: the order
+    /// lists show them in.
+    pub fn open_order_numbers(&self) -> Result<Vec<String>, StoreError> {
+        let err = self.err();
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT number FROM orders WHERE is_open = 1
+                 ORDER BY ship_date IS NULL, ship_date, number",
+            )
+            .map_err(&err)?;
+        st.query_map([], |r| r.get(0))
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)
+    }
+
     /// Open orders, by ship date then number.
     pub fn open_orders(&self) -> Result<Vec<OrderSummary>, StoreError> {
         let err = self.err();
