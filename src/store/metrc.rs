@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::lease::{holds, me};
+use super::lease::{Queue, me};
 use super::{Store, StoreError, classify};
 
 /// Where a write stands.
@@ -249,43 +249,12 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        let held: Option<(Option<String>, Option<String>)> = tx
-            .query_row(
-                "SELECT lease_until, lease_owner FROM metrc_writes WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        let free = match held {
-            None => return Ok(false),
-            Some((until, Some(owner))) => !holds(&owner, time(until), now),
-            Some(_) => true,
-        };
-        if free {
-            tx.execute(
-                "UPDATE metrc_writes SET lease_until = ?2, lease_owner = ?3 WHERE id = ?1",
-                params![id, text(until), me()],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(free)
+        self.take_lease(Queue::Metrc, id, now, until)
     }
 
     /// Give the lease of write `id` back (if this process holds it).
     pub fn release_metrc_write(&mut self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE metrc_writes SET lease_until = NULL, lease_owner = NULL
-                 WHERE id = ?1 AND lease_owner = ?2",
-                params![id, me()],
-            )
-            .map_err(self.err())?;
-        Ok(())
+        self.give_lease_back(Queue::Metrc, id)
     }
 
     /// What write `id` is to send, replaced: only for a write Metrc does not have

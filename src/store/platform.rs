@@ -4,9 +4,9 @@
 //! Metrc queue). Times are RFC 3339 UTC with milliseconds, so they compare as text.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Row, params};
 
-use super::lease::{holds, me};
+use super::lease::{Queue, me};
 use super::{Store, StoreError, classify};
 use crate::domain::writeback::{Enqueue, Platform, Wanted, WriteKind};
 
@@ -368,51 +368,20 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// Take the lease of write `id` until `until` for this process. Refused
-    /// (`false`) while another process holds it.
+    /// Take the lease of write `id` until `until` for this process: one process at a
+    /// time works a write. Refused (`false`) while another process holds it.
     pub fn lease_platform_write(
         &mut self,
         id: i64,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        let held: Option<(Option<String>, Option<String>)> = tx
-            .query_row(
-                "SELECT lease_until, lease_owner FROM platform_writes WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        let free = match held {
-            None => return Ok(false),
-            Some((until, Some(owner))) => !holds(&owner, time(until), now),
-            Some(_) => true,
-        };
-        if free {
-            tx.execute(
-                "UPDATE platform_writes SET lease_until = ?2, lease_owner = ?3 WHERE id = ?1",
-                params![id, text(until), me()],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(free)
+        self.take_lease(Queue::Platform, id, now, until)
     }
 
     /// Give the lease of write `id` back (if this process holds it).
     pub fn release_platform_write(&mut self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE platform_writes SET lease_until = NULL, lease_owner = NULL
-                 WHERE id = ?1 AND lease_owner = ?2",
-                params![id, me()],
-            )
-            .map_err(self.err())?;
-        Ok(())
+        self.give_lease_back(Queue::Platform, id)
     }
 
     /// A try of write `id` starts: counted, and marked unanswered, durably before
