@@ -73,17 +73,8 @@ pub(crate) fn run(settings: &Settings, cmd: ApexCommand, out: &mut impl Write) -
         ApexCommand::Push { retry_failed } => {
             let client = Client::new(&settings.apex)?;
             let mut store = app::open_store(settings)?;
-            let now = chrono::Utc::now();
-            if retry_failed {
-                let n = store.requeue_failed_platform_writes(Platform::Apex, now)?;
-                writeln!(out, "{n} refused writes queued again")?;
-            }
             let sink = apex::push::ApexSink::new(&client, settings.apex.status_ids.clone());
-            let report = runtime()?.block_on(tagtally::writeback::round(&mut store, &sink, now))?;
-            writeln!(out, "{}", report.line(Platform::Apex))?;
-            if let Some(k) = report.key {
-                anyhow::bail!(k);
-            }
+            super::push(&mut store, &sink, retry_failed, out)?;
         }
     }
     Ok(())

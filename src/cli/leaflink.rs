@@ -50,17 +50,8 @@ pub(crate) fn run(settings: &Settings, cmd: LeafLinkCommand, out: &mut impl Writ
         LeafLinkCommand::Push { retry_failed } => {
             let client = Client::new(&settings.leaflink)?;
             let mut store = app::open_store(settings)?;
-            let now = chrono::Utc::now();
-            if retry_failed {
-                let n = store.requeue_failed_platform_writes(Platform::LeafLink, now)?;
-                writeln!(out, "{n} refused writes queued again")?;
-            }
             let sink = leaflink::push::LeafLinkSink { client: &client };
-            let report = runtime()?.block_on(tagtally::writeback::round(&mut store, &sink, now))?;
-            writeln!(out, "{}", report.line(Platform::LeafLink))?;
-            if let Some(k) = report.key {
-                anyhow::bail!(k);
-            }
+            super::push(&mut store, &sink, retry_failed, out)?;
         }
     }
     Ok(())
