@@ -10,39 +10,15 @@ use std::sync::Arc;
 use serde_json::Value;
 use tagtally::apex::emulator::Emulator;
 
+#[path = "support/floor.rs"]
+mod floor;
+use floor::{DRIVER, lines, t};
+
 #[path = "support/site.rs"]
 mod site;
 use site::{Site, demo_file};
 
 const TOKEN: &str = "apex-push-token";
-const P: &str = "1A4060300003C350000";
-
-fn t(n: u32) -> String {
-    format!("{P}{n:05}")
-}
-
-fn lines(tags: &[u32]) -> Vec<u8> {
-    tags.iter()
-        .map(|n| format!("{}\n", t(*n)))
-        .collect::<String>()
-        .into_bytes()
-}
-
-const DRIVER: &[&str] = &[
-    "--driver",
-    "Dee Driver",
-    "--occupational-license",
-    "OL-55501",
-    "--drivers-license",
-    "D1234567",
-    "--make",
-    "Ford",
-    "--model",
-    "Transit",
-    "--plate",
-    "8abc 123",
-];
-
 /// The demo's Apex orders in the emulator, pulled into a site holding the demo
 /// packages that names its shipper; `extra` is more of `[apex]`.
 fn setup(extra: &str) -> (Arc<Emulator>, Site) {
@@ -83,18 +59,6 @@ fn puts(emu: &Emulator) -> Vec<(i64, Value)> {
         .collect()
 }
 
-fn signature(site: &Site) -> String {
-    let mut img = image::GrayImage::from_pixel(300, 120, image::Luma([255]));
-    for x in 20..280u32 {
-        for dy in 0..3 {
-            img.put_pixel(x, 60 + dy, image::Luma([0]));
-        }
-    }
-    let path = site.dir.path().join("sig.png");
-    img.save(&path).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 #[test]
 fn the_floor_moves_the_apex_order_through_its_deal_flow_once_each() {
     let (emu, site) = setup("");
@@ -123,7 +87,7 @@ fn the_floor_moves_the_apex_order_through_its_deal_flow_once_each() {
     assert_eq!(status_of(&emu, 48211), 303);
 
     site.json_lines(&["deliver", "AX-2001", "--json"], &lines(&[10007, 10031]));
-    let ink = signature(&site);
+    let ink = floor::signature(site.dir.path(), "sig.png", true);
     site.ok(&[
         "deliver",
         "AX-2001",

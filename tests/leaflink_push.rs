@@ -17,6 +17,10 @@ use tagtally::hub::HubOptions;
 use tagtally::leaflink::emulator::{Emulator, Fault};
 use tagtally::leaflink::{Client, push::LeafLinkSink};
 
+#[path = "support/floor.rs"]
+mod floor;
+use floor::{DRIVER, lines, t};
+
 #[path = "support/site.rs"]
 mod site;
 use site::{Site, demo_file};
@@ -25,19 +29,6 @@ use site::{Site, demo_file};
 mod hub;
 
 const KEY: &str = "ll-push-key";
-const P: &str = "1A4060300003C350000";
-
-fn t(n: u32) -> String {
-    format!("{P}{n:05}")
-}
-
-fn lines(tags: &[u32]) -> Vec<u8> {
-    tags.iter()
-        .map(|n| format!("{}\n", t(*n)))
-        .collect::<String>()
-        .into_bytes()
-}
-
 /// The demo's two LeafLink orders in the emulator, pulled into a site that holds
 /// the demo packages and names its shipper.
 fn setup() -> (Arc<Emulator>, Site, String) {
@@ -99,33 +90,6 @@ fn status_of(emu: &Emulator, order: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-const DRIVER: &[&str] = &[
-    "--driver",
-    "Dee Driver",
-    "--occupational-license",
-    "OL-55501",
-    "--drivers-license",
-    "D1234567",
-    "--make",
-    "Ford",
-    "--model",
-    "Transit",
-    "--plate",
-    "8abc 123",
-];
-
-fn signature(site: &Site) -> String {
-    let mut img = image::GrayImage::from_pixel(300, 120, image::Luma([255]));
-    for x in 20..280u32 {
-        for dy in 0..3 {
-            img.put_pixel(x, 60 + dy, image::Luma([0]));
-        }
-    }
-    let path = site.dir.path().join("sig.png");
-    img.save(&path).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 #[test]
@@ -208,7 +172,7 @@ fn the_floor_is_written_back_once_each_as_it_picks_loads_and_delivers() {
 
     // Delivered: complete.
     site.json_lines(&["deliver", "SO-1002", "--json"], &lines(&[10005, 10006]));
-    let ink = signature(&site);
+    let ink = floor::signature(site.dir.path(), "sig.png", true);
     site.ok(&[
         "deliver",
         "SO-1002",
@@ -426,7 +390,7 @@ fn leaflink_down_for_an_hour_or_an_answer_lost_and_every_write_still_arrives_onc
     // A process killed after counting its try (the lease and the attempt are
     // durable): the next one takes the write over, reads, and sends it once.
     site.json_lines(&["deliver", "SO-1002", "--json"], &lines(&[10005, 10006]));
-    let ink = signature(&site);
+    let ink = floor::signature(site.dir.path(), "sig.png", true);
     site.ok(&[
         "deliver",
         "SO-1002",

@@ -5,53 +5,13 @@ use std::io::Write;
 
 use serde_json::Value;
 
+#[path = "support/floor.rs"]
+mod floor;
+use floor::{DRIVER, lines, t};
+
 #[path = "support/site.rs"]
 mod site;
 use site::*;
-
-const P: &str = "1A4060300003C350000";
-
-fn t(n: u32) -> String {
-    format!("{P}{n:05}")
-}
-
-fn lines(tags: &[u32]) -> Vec<u8> {
-    tags.iter()
-        .map(|n| format!("{}\n", t(*n)))
-        .collect::<String>()
-        .into_bytes()
-}
-
-const DRIVER: &[&str] = &[
-    "--driver",
-    "Dee Driver",
-    "--occupational-license",
-    "OL-55501",
-    "--drivers-license",
-    "D1234567",
-    "--make",
-    "Ford",
-    "--model",
-    "Transit",
-    "--plate",
-    "8abc 123",
-];
-
-/// A signature: a white PNG with a scribble, or blank.
-fn signature(site: &Site, name: &str, ink: bool) -> String {
-    let mut img = image::GrayImage::from_pixel(300, 120, image::Luma([255]));
-    if ink {
-        for x in 20..280u32 {
-            let y = 60.0 + 30.0 * ((x as f32) / 20.0).sin();
-            for dy in 0..3 {
-                img.put_pixel(x, (y as u32 + dy).min(119), image::Luma([0]));
-            }
-        }
-    }
-    let path = site.dir.path().join(name);
-    img.save(&path).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 fn words(answers: &[Value]) -> Vec<&str> {
     answers
@@ -268,7 +228,7 @@ fn delivery_accepts_and_rejects_whole_packages_and_is_signed() {
     assert_eq!(a[0]["stage"], "deliver");
 
     // 10006 is neither accepted nor rejected: cannot finish.
-    let ink = signature(&site, "sig.png", true);
+    let ink = floor::signature(site.dir.path(), "sig.png", true);
     let before = site.dump();
     let err = site.fails(&[
         "deliver",
@@ -326,7 +286,7 @@ fn delivery_accepts_and_rejects_whole_packages_and_is_signed() {
     assert!(out.contains("REJECTED: Damaged (crushed corner)"), "{out}");
 
     // A blank pad, or no receiver, is no signature.
-    let blank = signature(&site, "blank.png", false);
+    let blank = floor::signature(site.dir.path(), "blank.png", false);
     let err = site.fails(&[
         "deliver",
         "SO-1002",
@@ -614,7 +574,7 @@ fn the_outcome_and_the_delivery_report_show_returns() {
         "--note",
         "seal broken",
     ]);
-    let ink = signature(&site, "sig.png", true);
+    let ink = floor::signature(site.dir.path(), "sig.png", true);
     site.ok(&[
         "deliver",
         "SO-1002",
