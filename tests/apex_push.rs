@@ -12,7 +12,7 @@ use tagtally::apex::emulator::Emulator;
 
 #[path = "support/floor.rs"]
 mod floor;
-use floor::{DRIVER, lines, t};
+use floor::{DRIVER, lines};
 
 #[path = "support/site.rs"]
 mod site;
