@@ -483,3 +483,59 @@ async fn a_coordinator_releases_a_hold_and_no_forged_form_or_picker_does() {
         board.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_page_shows_lines_packages_exceptions_and_the_history() {
+    let (site, hub) = hub(false, None);
+    // Pia picks one package on vault-1; a pick naming nobody is held for a ruling.
+    let mut dev = site.device("vault-1", &hub.url()).await;
+    dev.store.set_signed_in(Some("Pia"));
+    assert_eq!(dev.pick(&[T1]), ["accepted"]);
+    dev.store.set_signed_in(None);
+    assert_eq!(dev.pick(&[T2]), ["accepted"]);
+    dev.sync().await.unwrap();
+
+    // Without a session: to sign in, nothing shown.
+    let a = get(&hub, "/desk/orders/SO-1001", None).await;
+    assert_eq!(
+        (a.status, a.location.as_str()),
+        (StatusCode::SEE_OTHER, "/desk/sign-in")
+    );
+    // Anyone signed in may look.
+    let cookie = sign_in(&hub, "Pia", "1111").await;
+    let board = get(&hub, "/desk", Some(&cookie)).await;
+    assert!(
+        board.body.contains("href=\"/desk/orders/SO-1001\""),
+        "the board links each order"
+    );
+    let a = get(&hub, "/desk/orders/SO-1001", Some(&cookie)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let page = a.body;
+    for text in [
+        "Green Door Dispensary",
+        // The full tag, and who picked it where.
+        T1,
+        "picked by Pia on vault-1",
+        // The lines with their counts (line 1: 4 allocated, 1 counted).
+        "<td>1</td><td>Blue Dream 3.5g</td>",
+        // The held pick: an exception, and in the history, not counted.
+        "not counted",
+        &format!("picked {T1} for line 1"),
+        &format!("picked {T2} for line 1"),
+        "to pull",
+    ] {
+        assert!(
+            page.contains(text),
+            "{text:?} missing from the order page:\n{page}"
+        );
+    }
+    assert!(page.contains("exception</span>"), "{page}");
+    // Oldest first: T1's pick before T2's.
+    assert!(
+        page.find(&format!("picked {T1}")).unwrap() < page.find(&format!("picked {T2}")).unwrap()
+    );
+    // An order the hub does not have: said, not a crash.
+    let a = get(&hub, "/desk/orders/NO-SUCH", Some(&cookie)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    assert!(a.body.contains("NO-SUCH"), "{}", a.body);
+}

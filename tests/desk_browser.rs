@@ -283,6 +283,30 @@ async fn sign_in_watch_a_pick_arrive_live_and_no_markup_from_a_file_runs() {
     );
     assert_eq!((w, h), (1280, 800), "the screenshot's size");
 
+    // The order page, from the board's link: the full tags and who picked them.
+    b.find(By::Css("tr[data-order='SO-1001'] td.order a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &b,
+        "return location.pathname === '/desk/orders/SO-1001'",
+        "the order page",
+    )
+    .await;
+    let text = b.find(By::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("1A4060300003C35000010001") && text.contains("picked by Pia on vault-1"),
+        "{text}"
+    );
+    let shot =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/desk-order-1280x800.png");
+    b.screenshot(&shot).await.unwrap();
+    assert_eq!(&std::fs::read(&shot).unwrap()[1..4], b"PNG");
+    b.goto(&format!("{}/desk", hub.url())).await.unwrap();
+
     // Sign out: back to sign-in, the board no longer reachable.
     b.find(By::Css("form.who button"))
         .await

@@ -103,6 +103,138 @@ pub fn row(
     }
 }
 
+/// One order in full, for the desk's order page: its lines, every allocated package
+/// with its state, the event history oldest first, and the open exceptions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrderDetail {
+    pub lines: Vec<crate::domain::state::LineProgress>,
+    pub packages: Vec<PackageState>,
+    pub history: Vec<HistoryLine>,
+    pub exceptions: Vec<String>,
+}
+
+/// One allocated package and where it stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PackageState {
+    pub tag: String,
+    pub line: String,
+    /// In words: "to pull", "picked by Pia on vault-1", "on the vehicle", ...
+    pub state: String,
+    /// The floor's colour of it: `good`, `warn`, `bad` or `plain`.
+    pub tone: &'static str,
+}
+
+/// One event of the order's history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryLine {
+    pub at: String,
+    pub device: String,
+    pub person: Option<String>,
+    pub what: String,
+    /// Held for a ruling, or rejected by one: kept, not counted.
+    pub counted: bool,
+}
+
+/// The facts of one order the page needs beyond the board's.
+pub struct DetailFacts<'a> {
+    pub pick: &'a crate::domain::PickState,
+    pub ship: &'a Shipment,
+    pub packages: &'a HashMap<crate::tag::MetrcTag, crate::domain::Package>,
+    pub rules: &'a crate::domain::Rules,
+    pub today: chrono::NaiveDate,
+    /// Every event of the order (as stored), and those that count.
+    pub events: &'a [crate::domain::Event],
+    pub counted: &'a [crate::domain::Event],
+    pub merged: &'a MergedOrder,
+}
+
+/// The order page's content, from its facts; `device_names` as for [`row`].
+pub fn detail(
+    order: &Order,
+    f: &DetailFacts,
+    device_names: &HashMap<String, String>,
+) -> OrderDetail {
+    let name = |d: &str| {
+        device_names
+            .get(d)
+            .cloned()
+            .unwrap_or_else(|| d.to_string())
+    };
+    let removed: HashMap<&crate::tag::MetrcTag, &str> = f.ship.removed().collect();
+    let packages = order
+        .allocations()
+        .map(|a| {
+            let (state, tone) = if let Some(why) = removed.get(&a.tag) {
+                (format!("taken off the shipment: {why}"), "bad")
+            } else if let Some(d) = f.ship.decision(&a.tag) {
+                match d {
+                    crate::domain::Decision::Accepted => {
+                        ("accepted by the receiver".to_string(), "good")
+                    }
+                    crate::domain::Decision::Rejected { reason, .. } => (
+                        format!("rejected by the receiver: {}", reason.label()),
+                        "bad",
+                    ),
+                }
+            } else if f.ship.is_loaded(&a.tag) {
+                ("on the vehicle".to_string(), "good")
+            } else if let Some((device, person)) = f.pick.picked_by(&a.tag) {
+                let who = match person {
+                    Some(p) => format!("{p} on {}", name(device)),
+                    None => name(device),
+                };
+                (format!("picked by {who}"), "good")
+            } else if let Some(why) = f
+                .packages
+                .get(&a.tag)
+                .and_then(|p| p.ineligibility(f.rules, f.today))
+            {
+                (
+                    format!("do not pull: {}", why.word().replace('_', " ")),
+                    "bad",
+                )
+            } else {
+                ("to pull".to_string(), "plain")
+            };
+            PackageState {
+                tag: a.tag.to_string(),
+                line: a.line,
+                state,
+                tone,
+            }
+        })
+        .collect();
+    let counts: std::collections::HashSet<crate::domain::EventRef> =
+        f.counted.iter().map(crate::domain::Event::id).collect();
+    let mut events = f.events.to_vec();
+    crate::domain::fold_order(&mut events);
+    let history = events
+        .iter()
+        .map(|e| HistoryLine {
+            at: e.at.clone(),
+            device: name(&e.device),
+            person: e.person.clone(),
+            what: e.kind.sentence(),
+            counted: counts.contains(&e.id())
+                || matches!(
+                    e.kind,
+                    crate::domain::EventKind::Hold { .. } | crate::domain::EventKind::Ruling { .. }
+                ),
+        })
+        .collect();
+    OrderDetail {
+        lines: f.merged.progress.lines.clone(),
+        packages,
+        history,
+        exceptions: f
+            .merged
+            .exceptions
+            .iter()
+            .map(|e| e.message.clone())
+            .collect(),
+    }
+}
+
 /// The board's filter: a stage, and a search of order number, short id, buyer or tag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {

@@ -279,6 +279,90 @@ impl EventKind {
         }
     }
 
+    /// One sentence a person reads in an order's history.
+    pub fn sentence(&self) -> String {
+        let tag = |t: &Option<MetrcTag>| {
+            t.as_ref()
+                .map_or_else(|| "not a tag".to_string(), MetrcTag::to_string)
+        };
+        match self {
+            EventKind::Scan {
+                tag: t, verdict, ..
+            } => match verdict {
+                super::Verdict::Accepted { line, .. } => {
+                    format!("picked {} for line {line}", tag(t))
+                }
+                v => format!(
+                    "scanned {} at the pick: {}",
+                    tag(t),
+                    v.word().replace('_', " ")
+                ),
+            },
+            EventKind::Short { line, reason } => format!("line {line} short: {reason}"),
+            EventKind::Undo { tag, reason, .. } => format!("pick of {tag} undone: {reason}"),
+            EventKind::LoadScan {
+                tag: t, verdict, ..
+            } => {
+                format!(
+                    "scanned {} at the dock: {}",
+                    tag(t),
+                    verdict.word().replace('_', " ")
+                )
+            }
+            EventKind::Remove { tag, reason } => {
+                format!("{tag} taken off the shipment: {reason}")
+            }
+            EventKind::LoadConfirm(c) => format!(
+                "load {} confirmed: {} packages, driver {}",
+                c.load,
+                c.tags.len(),
+                c.driver.name
+            ),
+            EventKind::DeliverScan {
+                tag: t, verdict, ..
+            } => {
+                format!(
+                    "scanned {} at the hand-over: {}",
+                    tag(t),
+                    verdict.word().replace('_', " ")
+                )
+            }
+            EventKind::Decision { tag, decision } => match decision {
+                Decision::Accepted => format!("{tag} accepted by the receiver"),
+                Decision::Rejected { reason, note } => format!(
+                    "{tag} rejected by the receiver: {}{}",
+                    reason.label(),
+                    note.as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
+            },
+            EventKind::DeliverFinish { receiver, .. } => {
+                format!("delivery signed for by {receiver}")
+            }
+            EventKind::Hold { event, why } => format!("event {event} held for a ruling: {why}"),
+            EventKind::Ruling {
+                event,
+                accept,
+                reason,
+            } => format!(
+                "event {event} {}{}",
+                if *accept { "accepted" } else { "rejected" },
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                }
+            ),
+            EventKind::LicenseRelease { license, reason } => {
+                format!("license hold on {license} released: {reason}")
+            }
+            EventKind::LicenseRefused { stage, why } => {
+                format!("the {} refused the order: {why}", stage.word())
+            }
+        }
+    }
+
     pub fn word(&self) -> &'static str {
         match self {
             EventKind::Scan { .. } => "scan",
@@ -338,6 +422,85 @@ impl EventKind {
             EventKind::LoadConfirm(c) => c.manifest_pdf.iter().map(String::as_str).collect(),
             EventKind::DeliverFinish { signature, .. } => vec![signature.as_str()],
             _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_sentence_naming_what_and_why() {
+        let tag = MetrcTag::new("1A4060300003C35000010001").unwrap();
+        let r = EventRef {
+            device: "vault-1".into(),
+            seq: 4,
+        };
+        for (kind, want) in [
+            (
+                EventKind::Short {
+                    line: "2".into(),
+                    reason: "lab".into(),
+                },
+                "line 2 short: lab",
+            ),
+            (
+                EventKind::Undo {
+                    tag: tag.clone(),
+                    reason: "damaged".into(),
+                    undoes: vec![],
+                },
+                "pick of 1A4060300003C35000010001 undone: damaged",
+            ),
+            (
+                EventKind::Remove {
+                    tag: tag.clone(),
+                    reason: "crushed".into(),
+                },
+                "1A4060300003C35000010001 taken off the shipment: crushed",
+            ),
+            (
+                EventKind::Decision {
+                    tag: tag.clone(),
+                    decision: Decision::Rejected {
+                        reason: RejectReason::Damaged,
+                        note: Some("corner".into()),
+                    },
+                },
+                "1A4060300003C35000010001 rejected by the receiver: Damaged (corner)",
+            ),
+            (
+                EventKind::DeliverFinish {
+                    receiver: "Rae".into(),
+                    signature: "ab".into(),
+                },
+                "delivery signed for by Rae",
+            ),
+            (
+                EventKind::Hold {
+                    event: r.clone(),
+                    why: "names nobody".into(),
+                },
+                "event vault-1/4 held for a ruling: names nobody",
+            ),
+            (
+                EventKind::Ruling {
+                    event: r,
+                    accept: false,
+                    reason: String::new(),
+                },
+                "event vault-1/4 rejected",
+            ),
+            (
+                EventKind::LicenseRefused {
+                    stage: Stage::Load,
+                    why: "suspended".into(),
+                },
+                "the load refused the order: suspended",
+            ),
+        ] {
+            assert_eq!(kind.sentence(), want);
         }
     }
 }

@@ -28,7 +28,7 @@ pub(super) fn row(
     row_with(inner, opts, number, &names)
 }
 
-fn device_names(inner: &Inner) -> Result<HashMap<String, String>, ApiError> {
+pub(super) fn device_names(inner: &Inner) -> Result<HashMap<String, String>, ApiError> {
     Ok(inner
         .store
         .devices()?

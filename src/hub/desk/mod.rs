@@ -8,6 +8,7 @@
 
 mod board;
 mod live;
+mod order;
 mod pages;
 mod session;
 
@@ -39,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/desk/sign-in"),
     ("POST", "/desk/sign-out"),
     ("GET", "/desk/live"),
+    ("GET", "/desk/orders/{number}"),
     ("POST", "/desk/orders/{number}/release"),
     ("GET", "/desk/assets/desk.css"),
     ("GET", "/desk/assets/board.js"),
@@ -52,6 +54,7 @@ pub(super) fn routes() -> Router<Arc<Hub>> {
         .route("/desk/sign-in", get(sign_in_page).post(sign_in))
         .route("/desk/sign-out", post(sign_out))
         .route("/desk/live", get(live::board))
+        .route("/desk/orders/{number}", get(order::page))
         .route("/desk/orders/{number}/release", post(release))
         .route(
             "/desk/assets/desk.css",

@@ -135,6 +135,15 @@ impl BoardPage {
     }
 }
 
+#[derive(Template)]
+#[template(path = "desk/order.html")]
+pub(super) struct OrderPage {
+    pub(super) chrome: Option<Chrome>,
+    pub(super) csrf: String,
+    pub(super) row: RowView,
+    pub(super) detail: crate::app::board::OrderDetail,
+}
+
 /// Rows alone, for the live stream.
 #[derive(Template)]
 #[template(
