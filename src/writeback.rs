@@ -57,8 +57,7 @@ fn closed_on_platform(status: Option<&str>) -> bool {
 
 /// The floor's facts of one order, from the store.
 pub fn floor_facts(store: &Store, order: &crate::domain::Order) -> Result<FloorFacts, StoreError> {
-    let shipment = store.shipment_of(order)?;
-    let events = crate::domain::counted(store.events_for_order(&order.number)?);
+    let (shipment, events) = store.shipment_and_events(order)?;
     let manifest = store
         .metrc_deliveries_of(&order.number)?
         .into_iter()

@@ -153,6 +153,15 @@ impl Store {
     /// An order as the dock and the driver see it: its list, its picks and its
     /// shipment, folded from all its events.
     pub fn shipment_of(&self, order: &Order) -> Result<LoadOrder, StoreError> {
+        Ok(self.shipment_and_events(order)?.0)
+    }
+
+    /// As [`Store::shipment_of`], with the counted events it was folded from (one
+    /// read of the log for callers that need both).
+    pub fn shipment_and_events(
+        &self,
+        order: &Order,
+    ) -> Result<(LoadOrder, Vec<crate::domain::Event>), StoreError> {
         let tags: Vec<MetrcTag> = order.allocations().map(|a| a.tag).collect();
         let list = PickList::new(order, &self.packages(&tags)?);
         // What counts: not the events held for a ruling, nor the rejected.
@@ -161,11 +170,8 @@ impl Store {
         for e in &events {
             pick.apply(e);
         }
-        Ok(LoadOrder {
-            list,
-            pick,
-            ship: Shipment::from_events(&events),
-        })
+        let ship = Shipment::from_events(&events);
+        Ok((LoadOrder { list, pick, ship }, events))
     }
 
     /// Orders by stage, for the dock's and the driver's lists: `(number, buyer, stage)`
